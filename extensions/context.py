@@ -1,0 +1,133 @@
+"""Jinja helpers for the template: slug filters, validators and derived values.
+
+Everything here is pure: no I/O, no network, no subprocess.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+from copier_template_extensions import ContextHook
+from jinja2 import Environment
+
+_SLUG = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$")
+
+
+def slugify(value: str) -> str:
+    """Turn a display name into a distribution name: ``My Service!`` -> ``my-service``."""
+    ascii_only = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")
+
+
+def name_error(value: str) -> str:
+    """Validator for ``project_name``: an empty string means the answer is fine."""
+    if not value.strip():
+        return "project_name: the name must not be empty."
+    return ""
+
+
+def slug_error(value: str) -> str:
+    """Validator for ``project_slug``: an empty string means the answer is fine."""
+    if not _SLUG.fullmatch(value):
+        return (
+            f"project_slug: {value!r} is not a valid distribution name; use lowercase "
+            "letters, digits and single dashes, starting with a letter (e.g. my-service)."
+        )
+    package = package_name(value)
+    if keyword.iskeyword(package) or package in {"test", "tests", "app", "alembic"}:
+        return f"project_slug: {value!r} would shadow a Python module; pick another name."
+    return ""
+
+
+def package_name(slug: str) -> str:
+    """The importable package name for a distribution name."""
+    return slug.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class ProviderDoc:
+    """What the rendered README and .env.example say about a provider."""
+
+    title: str
+    database_url: str
+    direct_url: str  # empty: the same as DATABASE_URL
+    notes: tuple[str, ...]
+
+
+PROVIDER_DOCS: dict[str, ProviderDoc] = {
+    "local": ProviderDoc(
+        "Local or self-hosted PostgreSQL",
+        "postgresql://app:change-me@localhost:5432/app",
+        "",
+        ("TLS is negotiated when the server offers it (`sslmode=prefer`).",),
+    ),
+    "docker": ProviderDoc(
+        "Docker Compose",
+        "postgresql://app:change-me@db:5432/app",
+        "",
+        (
+            "`docker compose up` starts PostgreSQL, waits for its healthcheck, migrates, serves.",
+            "The app container reaches the database as host `db`.",
+        ),
+    ),
+    "neon": ProviderDoc(
+        "Neon",
+        "postgresql://app:change-me@ep-name-123456-pooler.eu-central-1.aws.neon.tech/neondb"
+        "?sslmode=require&channel_binding=require",
+        "postgresql://app:change-me@ep-name-123456.eu-central-1.aws.neon.tech/neondb"
+        "?sslmode=require&channel_binding=require",
+        (
+            "Paste both strings from the dashboard as they are: the pooled one (host ends in "
+            "`-pooler`) as DATABASE_URL, the direct one as DATABASE_DIRECT_URL.",
+            "TLS is required; `sslmode=verify-full` verifies against the system trust store.",
+            "Computes scale to zero: the first connection can take seconds (DB_CONNECT_TIMEOUT).",
+        ),
+    ),
+    "supabase": ProviderDoc(
+        "Supabase",
+        "postgresql://postgres.project-ref:change-me@aws-0-eu-central-1.pooler.supabase.com"
+        ":6543/postgres",
+        "postgresql://postgres:change-me@db.project-ref.supabase.co:5432/postgres",
+        (
+            "Port 6543 is the transaction pooler (statement caches are turned off for it); "
+            "migrations use the direct connection on port 5432.",
+            "For verify-full, download the CA from the dashboard and set DB_SSL_ROOT_CERT.",
+        ),
+    ),
+    "railway": ProviderDoc(
+        "Railway",
+        "postgresql://postgres:change-me@containers-us-west-1.railway.app:7432/railway",
+        "",
+        (
+            "Railway's `DATABASE_URL` works unchanged (`postgres://` and `postgresql://`).",
+            "Its certificate is self-signed: `sslmode=require` (encrypted, not verified).",
+            "Behind Railway's PgBouncer template set DB_TRANSACTION_POOLER=true.",
+        ),
+    ),
+}
+
+
+class ProjectContext(ContextHook):
+    """Adds the filters above and the values derived from the answers, computed once."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.filters.update(
+            slugify=slugify, slug_error=slug_error, name_error=name_error
+        )
+
+    def hook(self, context: dict[str, Any]) -> None:
+        """Derive ``package_name`` from the slug, once a slug is known."""
+        slug = context.get("project_slug")
+        if isinstance(slug, str):
+            context["package_name"] = package_name(slug)
+        provider = context.get("provider")
+        if isinstance(provider, str) and provider in PROVIDER_DOCS:
+            context["provider_doc"] = PROVIDER_DOCS[provider]
+
+
+__all__ = ["ProjectContext", "name_error", "package_name", "slug_error", "slugify"]

@@ -1,0 +1,67 @@
+"""Exception handlers: database trouble becomes JSON with the right status, never internals.
+
+- the database cannot be reached, or the pool is exhausted: 503
+- a constraint is violated (also at COMMIT): 409
+- anything else: 500 with a generic body (the traceback goes to the log, not the client)
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+logger = logging.getLogger(__name__)
+
+# Errors that mean "the database is not available right now", not "your request is wrong".
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503: the caller may retry later."""
+    logger.warning("%s %s: database unavailable (%s)", request.method, request.url.path,
+                   type(exc).__name__)
+    return JSONResponse(
+        status_code=503,
+        content={"detail": "database unavailable, retry later"},
+        headers={"Retry-After": "1"},
+    )
+
+
+async def integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    """409: the request conflicts with data already stored; nothing was saved."""
+    logger.info("%s %s: integrity error", request.method, request.url.path)
+    return JSONResponse(status_code=409, content={"detail": "conflict with existing data"})
+
+
+async def dbapi_error(request: Request, exc: Exception) -> JSONResponse:
+    """A lost connection is a 503; any other driver error a 500 without internals."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return await database_unavailable(request, exc)
+    return await unexpected_error(request, exc)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """500 with a generic body; the details stay in the server log."""
+    logger.error("%s %s: unhandled %s", request.method, request.url.path, type(exc).__name__,
+                 exc_info=exc)
+    return JSONResponse(status_code=500, content={"detail": "internal server error"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers above, most specific first."""
+    app.add_exception_handler(IntegrityError, integrity_error)
+    for error in UNAVAILABLE:
+        app.add_exception_handler(error, database_unavailable)
+    app.add_exception_handler(DBAPIError, dbapi_error)
+    app.add_exception_handler(Exception, unexpected_error)

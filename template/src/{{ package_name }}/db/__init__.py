@@ -1,0 +1,1 @@
+"""Database layer: URL normalisation, engine, sessions, declarative base, migrations."""

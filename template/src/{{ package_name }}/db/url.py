@@ -1,0 +1,219 @@
+"""One place that turns whatever URL a provider's dashboard gives into what asyncpg takes.
+
+asyncpg accepts no libpq query options (``sslmode=require`` raises ``TypeError`` deep in
+the driver), and transaction poolers break its prepared-statement caches. Both are handled
+here, as data: ``PROVIDERS`` holds the per-provider defaults, ``_QUERY_OPTIONS`` says what
+becomes of each libpq option, ``_POOLER_RULES`` recognises transaction poolers by URL.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+ProviderName = Literal["local", "docker", "neon", "supabase", "railway"]
+SslMode = Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """What differs between providers, as data."""
+
+    name: ProviderName
+    # sslmode used when the URL has none (None: asyncpg's default, "prefer").
+    default_sslmode: SslMode | None
+    # Where the dashboard shows the URL, for error messages and docs.
+    url_hint: str
+
+
+PROVIDERS: Mapping[ProviderName, Provider] = {
+    p.name: p
+    for p in (
+        Provider("local", None, "postgresql://user:password@localhost:5432/dbname"),
+        Provider("docker", None, "postgresql://postgres:password@db:5432/postgres"),
+        Provider(
+            "neon",
+            "require",
+            "Neon console > Connect: postgresql://user:password@ep-x-123.region.aws.neon.tech"
+            "/neondb?sslmode=require&channel_binding=require",
+        ),
+        Provider(
+            "supabase",
+            "require",
+            "Supabase > Connect: postgresql://postgres.ref:password@aws-0-region"
+            ".pooler.supabase.com:6543/postgres",
+        ),
+        Provider(
+            "railway",
+            "require",
+            "Railway > Variables: DATABASE_URL=postgresql://postgres:password@host:port/railway",
+        ),
+    )
+}
+
+# Transaction poolers, recognised by URL: (description, predicate).
+_POOLER_RULES: tuple[tuple[str, Callable[[URL], bool]], ...] = (
+    ("Neon pooled host (-pooler)", lambda u: "-pooler." in (u.host or "")),
+    ("Supabase transaction pooler (port 6543)", lambda u: u.port == 6543),
+)
+
+# Startup parameters a transaction pooler passes through; anything else is rejected.
+POOLER_SAFE_SERVER_SETTINGS = frozenset({"application_name", "timezone"})
+
+_SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
+_SSL_MODES: frozenset[str] = frozenset(SslMode.__args__)  # type: ignore[attr-defined]
+_PASSWORD = re.compile(r"(://[^:/@]*:)([^@]*)@")
+
+
+class DatabaseUrlError(ValueError):
+    """A URL that cannot be used; the message names the variable and masks the password."""
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """A normalised database URL plus the asyncpg arguments it implies."""
+
+    url: URL
+    connect_args: dict[str, Any] = field(default_factory=dict)
+    transaction_pooler: bool = False
+    pooler_reason: str | None = None
+
+    @property
+    def masked(self) -> str:
+        """The URL with the password replaced by ``***``: safe for logs and messages."""
+        return self.url.render_as_string(hide_password=True)
+
+
+def mask_password(raw: str) -> str:
+    """Mask the password in a URL string that may not even parse."""
+    return _PASSWORD.sub(r"\1***@", raw)
+
+
+def resolve(
+    raw: str,
+    *,
+    variable: str,
+    provider: Provider,
+    transaction_pooler: bool | None = None,
+    ssl_root_cert: Path | None = None,
+    connect_timeout: float = 5.0,
+    command_timeout: float = 30.0,
+) -> DatabaseTarget:
+    """Normalise ``raw`` (the value of ``variable``) for asyncpg.
+
+    Accepts ``postgres://``, ``postgresql://`` and ``postgresql+asyncpg://``; translates
+    libpq options (``sslmode``, ``sslrootcert``, ``connect_timeout``, ``application_name``,
+    ``options``), drops client-only ones (``channel_binding``) and refuses the rest.
+    """
+
+    def fail(reason: str) -> DatabaseUrlError:
+        return DatabaseUrlError(f"{variable} is not usable: {reason} (got {mask_password(raw)})")
+
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise fail("not a URL; expected " + provider.url_hint) from None
+    if url.drivername not in _SCHEMES:
+        raise fail(f"scheme {url.drivername!r} is not PostgreSQL; use postgresql://")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise fail(f"port {url.port} is out of range")
+
+    connect_args: dict[str, Any] = {"timeout": connect_timeout, "command_timeout": command_timeout}
+    server_settings: dict[str, str] = {}
+    sslmode: str | None = provider.default_sslmode
+    root_cert = ssl_root_cert
+    keep: dict[str, str] = {}
+
+    for key, values in url.query.items():
+        value = values if isinstance(values, str) else values[-1]
+        if key == "sslmode":
+            sslmode = value
+        elif key == "sslrootcert":
+            root_cert = Path(value)
+        elif key == "connect_timeout":
+            try:
+                connect_args["timeout"] = float(value)
+            except ValueError:
+                raise fail(f"connect_timeout={value!r} is not a number") from None
+        elif key == "application_name":
+            server_settings["application_name"] = value
+        elif key == "options":
+            server_settings.update(_parse_options(value, fail))
+        elif key == "channel_binding":
+            continue  # libpq-only; asyncpg negotiates SCRAM channel binding itself
+        elif key in {"host", "target_session_attrs"}:
+            keep[key] = value  # understood by SQLAlchemy's asyncpg dialect / asyncpg
+        else:
+            raise fail(
+                f"query option {key!r} is not supported; supported: sslmode, sslrootcert, "
+                "connect_timeout, application_name, options, channel_binding, host"
+            )
+
+    if sslmode is not None:
+        if sslmode not in _SSL_MODES:
+            raise fail(f"sslmode={sslmode!r}; expected one of {', '.join(sorted(_SSL_MODES))}")
+        connect_args["ssl"] = _ssl_argument(sslmode, root_cert, fail)
+
+    url = url.set(drivername="postgresql+asyncpg", query=keep)
+    reason = _pooler_reason(url) if transaction_pooler is None else None
+    pooled = transaction_pooler if transaction_pooler is not None else reason is not None
+    if pooled:
+        # A transaction pooler hands each transaction to any server connection: prepared
+        # statements cached on one connection are missing (or clash) on the next.
+        connect_args["statement_cache_size"] = 0
+        connect_args["prepared_statement_cache_size"] = 0
+        rejected = set(server_settings) - POOLER_SAFE_SERVER_SETTINGS
+        if rejected:
+            raise fail(
+                f"a transaction pooler rejects startup parameters {sorted(rejected)}; "
+                "set them per role instead (ALTER ROLE ... SET ...)"
+            )
+    if server_settings:
+        connect_args["server_settings"] = server_settings
+    return DatabaseTarget(url, connect_args, pooled, reason if pooled else None)
+
+
+def _pooler_reason(url: URL) -> str | None:
+    return next((why for why, matches in _POOLER_RULES if matches(url)), None)
+
+
+def _parse_options(value: str, fail: Callable[[str], DatabaseUrlError]) -> dict[str, str]:
+    """libpq ``options=-c key=value -c ...`` becomes server settings."""
+    settings: dict[str, str] = {}
+    tokens = value.split()
+    while tokens:
+        token = tokens.pop(0)
+        if token == "-c" and tokens:
+            token = tokens.pop(0)
+        elif token.startswith("-c"):
+            token = token[2:]
+        else:
+            raise fail(f"options={value!r}: only '-c name=value' is supported")
+        name, sep, setting = token.partition("=")
+        if not sep:
+            raise fail(f"options={value!r}: expected name=value after -c")
+        settings[name] = setting
+    return settings
+
+
+def _ssl_argument(
+    sslmode: str, root_cert: Path | None, fail: Callable[[str], DatabaseUrlError]
+) -> bool | str | ssl.SSLContext:
+    """asyncpg's ``ssl=`` for a libpq sslmode."""
+    if sslmode == "disable":
+        return False
+    if sslmode in {"allow", "prefer", "require"}:
+        return sslmode  # encrypted (if possible), not verified, like libpq
+    if root_cert is not None and not root_cert.is_file():
+        raise fail(f"the CA file {root_cert} does not exist")
+    # verify-ca / verify-full: the given CA file, or the system trust store.
+    context = ssl.create_default_context(cafile=str(root_cert) if root_cert else None)
+    context.check_hostname = sslmode == "verify-full"
+    return context
