@@ -23,11 +23,25 @@ def slugify(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")
 
 
+def _text_error(question: str, value: str, limit: int) -> str:
+    """Names and descriptions end up in Python string literals and one-line docs."""
+    if not value.strip():
+        return f"{question}: must not be empty."
+    if len(value) > limit:
+        return f"{question}: at most {limit} characters (got {len(value)})."
+    if any(c in value for c in '"\\\n`'):
+        return f"{question}: must not contain quotes, backslashes, backticks or newlines."
+    return ""
+
+
 def name_error(value: str) -> str:
     """Validator for ``project_name``: an empty string means the answer is fine."""
-    if not value.strip():
-        return "project_name: the name must not be empty."
-    return ""
+    return _text_error("project_name", value, 40)
+
+
+def description_error(value: str) -> str:
+    """Validator for ``description``: an empty string means the answer is fine."""
+    return _text_error("description", value, 80)
 
 
 def slug_error(value: str) -> str:
@@ -117,7 +131,10 @@ class ProjectContext(ContextHook):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.filters.update(
-            slugify=slugify, slug_error=slug_error, name_error=name_error
+            slugify=slugify,
+            slug_error=slug_error,
+            name_error=name_error,
+            description_error=description_error,
         )
 
     def hook(self, context: dict[str, Any]) -> None:
@@ -130,4 +147,4 @@ class ProjectContext(ContextHook):
             context["provider_doc"] = PROVIDER_DOCS[provider]
 
 
-__all__ = ["ProjectContext", "name_error", "package_name", "slug_error", "slugify"]
+__all__ = ["ProjectContext", "description_error", "name_error", "package_name", "slug_error", "slugify"]

