@@ -71,7 +71,7 @@ def main(argv: list[str]) -> None:
         argv, extra = argv[:at], argv[at + 1 :]
     if not argv or any(target not in TARGETS for target in argv):
         width = max(map(len, TARGETS))
-        listing = "\n".join(f"  {name:<{width}}  {what}" for name, what in TARGETS.items())
+        listing = "\n".join(f"  {name.ljust(width)}  {what}" for name, what in TARGETS.items())
         raise SystemExit(f"usage: python3 tasks.py TARGET [...] [-- ARGS]\n{listing}")
     uv("sync", "--quiet")
     for target in argv:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -84,3 +87,27 @@ def test_own_tests(
     assert proc.returncode == 0, output(proc)
     assert re.search(r"\d+ passed", proc.stdout), output(proc)
     assert "failed" not in proc.stdout.splitlines()[-1], output(proc)
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v.full_sync], ids=lambda v: v.id)
+def test_readme_test_command_from_scratch(
+    variant: Variant, rendered: Callable[[Variant], Path], tmp_path: Path
+) -> None:
+    """``python3 tasks.py test`` in a fresh copy: its own ``uv sync``, no TEST_DATABASE_URL."""
+    project = tmp_path / "fresh"
+    shutil.copytree(rendered(variant), project)
+    env = {"UV_PROJECT_ENVIRONMENT": str(project / ".venv")}
+    environ = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    environ.pop("TEST_DATABASE_URL", None)
+    proc = subprocess.run(
+        [sys.executable, "tasks.py", "test", "--", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, output(proc)
+    assert re.search(r"\d+ passed", proc.stdout), output(proc)
+    assert (project / "uv.lock").is_file()
