@@ -147,4 +147,11 @@ class ProjectContext(ContextHook):
             context["provider_doc"] = PROVIDER_DOCS[provider]
 
 
-__all__ = ["ProjectContext", "description_error", "name_error", "package_name", "slug_error", "slugify"]
+__all__ = [
+    "ProjectContext",
+    "description_error",
+    "name_error",
+    "package_name",
+    "slug_error",
+    "slugify",
+]

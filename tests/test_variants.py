@@ -19,9 +19,7 @@ JINJA_LEFTOVER = re.compile(r"{{|}}|{%|%}")
 
 
 def variant_params() -> list[object]:
-    return [
-        pytest.param(v, id=v.id, marks=pytest.mark.xdist_group(v.id)) for v in VARIANTS
-    ]
+    return [pytest.param(v, id=v.id, marks=pytest.mark.xdist_group(v.id)) for v in VARIANTS]
 
 
 @pytest.fixture(params=variant_params())
