@@ -17,33 +17,38 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-TOOLS = ROOT / ".tools"
 
 
-def uv_command() -> list[str]:
-    """How to run uv here, installing it into ``.tools/`` if the machine has none."""
+def uv_command(tools: Path) -> list[str]:
+    """How to run uv here, installing it into ``tools`` if the machine has none."""
     if found := shutil.which("uv"):
         return [found]
     if importlib.util.find_spec("uv") is not None:
         return [sys.executable, "-m", "uv"]
-    bindir = TOOLS / ("Scripts" if os.name == "nt" else "bin")
+    bindir = tools / ("Scripts" if os.name == "nt" else "bin")
     local = bindir / ("uv.exe" if os.name == "nt" else "uv")
     if not local.exists():
         print("tasks.py: installing uv into .tools/ (once)", file=sys.stderr)
-        venv.create(TOOLS, with_pip=True)
+        venv.create(tools, with_pip=True)
         pip = [str(bindir / "python"), "-m", "pip", "install", "--quiet", "uv"]
         subprocess.run(pip, check=True)  # noqa: S603  (fixed command)
     return [str(local)]
 
 
 def uv_env() -> dict[str, str]:
-    """Make uv use the interpreter running this script and never download one."""
-    return {**os.environ, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
+    """Make uv use the interpreter running this script and never download one.
+
+    uv also trusts the system's certificate store (as pip does), so that a company proxy's
+    CA works without extra set-up.
+    """
+    env = {"UV_SYSTEM_CERTS": "1", "UV_NATIVE_TLS": "1", **os.environ}
+    return {**env, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
 
 
 def uv(*args: str, cwd: Path = ROOT) -> None:
     """Run ``uv ARGS``; exit with its status when it fails."""
-    done = subprocess.run([*uv_command(), *args], cwd=cwd, env=uv_env(), check=False)  # noqa: S603
+    command = [*uv_command(cwd / ".tools"), *args]
+    done = subprocess.run(command, cwd=cwd, env=uv_env(), check=False)  # noqa: S603
     if done.returncode:
         raise SystemExit(done.returncode)
 
