@@ -23,7 +23,7 @@ NOT_DOCKER = ("compose.yaml", "Dockerfile", ".dockerignore")
 
 VARIANTS: tuple[Variant, ...] = (
     Variant("default", {}, present=NO_MODELS, absent=NOT_DOCKER, full_sync=True),
-    Variant("docker", {"provider": "docker"}, present=NO_MODELS),  # Docker files: issue 3
+    Variant("docker", {"provider": "docker"}, present=(*NO_MODELS, *NOT_DOCKER)),
     Variant("neon-nullpool", {"provider": "neon", "pooling": "none"}, absent=NOT_DOCKER),
     Variant("supabase", {"provider": "supabase"}, absent=NOT_DOCKER),
     Variant("railway", {"provider": "railway"}, absent=NOT_DOCKER),

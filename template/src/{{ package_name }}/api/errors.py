@@ -45,9 +45,20 @@ async def integrity_error(request: Request, _exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=409, content={"detail": "conflict with existing data"})
 
 
+# SQLSTATEs that mean the database cannot serve us now: connection exceptions (08),
+# rejected login (28, e.g. pg_hba or password), too many connections, shutting down.
+UNAVAILABLE_SQLSTATES = ("08", "28", "53300", "57P01", "57P02", "57P03")
+
+
+def is_unavailable(exc: DBAPIError) -> bool:
+    """True for a lost connection or a SQLSTATE in ``UNAVAILABLE_SQLSTATES``."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return exc.connection_invalidated or str(sqlstate or "").startswith(UNAVAILABLE_SQLSTATES)
+
+
 async def dbapi_error(request: Request, exc: Exception) -> JSONResponse:
-    """A lost connection is a 503; any other driver error a 500 without internals."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    """Connection trouble is a 503; any other driver error a 500 without internals."""
+    if isinstance(exc, DBAPIError) and is_unavailable(exc):
         return await database_unavailable(request, exc)
     return await unexpected_error(request, exc)
 

@@ -1,0 +1,239 @@
+"""Each provider's URL, pasted as the dashboard gives it, against a local emulation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import output, run
+from tests.emulation import (
+    PASSWORD,
+    PgBouncer,
+    TlsPostgres,
+    start_pgbouncer,
+    start_tls_postgres,
+)
+from tests.variants import VARIANTS, Variant
+
+CLIENT = Path(__file__).with_name("emulation_client.py")
+PACKAGE = "my_service"
+BY_ID = {v.id: v for v in VARIANTS}
+
+# Every test here shares the two servers: keep them on one xdist worker.
+pytestmark = pytest.mark.xdist_group("providers")
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPostgres]:
+    server = start_tls_postgres(tmp_path_factory.mktemp("tls-postgres"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def pooler(
+    tmp_path_factory: pytest.TempPathFactory, tls_server: TlsPostgres
+) -> Iterator[PgBouncer]:
+    bouncer = start_pgbouncer(tmp_path_factory.mktemp("pgbouncer"), tls_server)
+    yield bouncer
+    bouncer.stop()
+
+
+def service(project: Path, env: dict[str, str], *args: str) -> Any:
+    """Run ``python -m my_service ARGS`` (or the load client) in the rendered project."""
+    command = (
+        [sys.executable, *args]
+        if args[0].endswith(".py")
+        else [sys.executable, "-m", PACKAGE, *args]
+    )
+    proc = run(command, project, {"PYTHONPATH": str(project / "src"), **env}, timeout=120)
+    assert proc.returncode == 0, output(proc)
+    assert PASSWORD not in proc.stdout + proc.stderr, output(proc)
+    return proc
+
+
+def load(project: Path, env: dict[str, str], requests: int = 60) -> dict[str, Any]:
+    proc = service(project, env, str(CLIENT), PACKAGE, str(requests))
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(json.dumps(result))  # the figures for the note: pytest -s shows them
+    return result
+
+
+def test_neon_direct_over_tls(rendered: Callable[[Variant], Path], tls_server: TlsPostgres) -> None:
+    """A Neon-shaped URL (sslmode=require&channel_binding=require) migrates and is ready."""
+    project = rendered(BY_ID["neon-nullpool"])
+    url = tls_server.url(query="sslmode=require&channel_binding=require")
+    service(project, {"DATABASE_URL": url}, "migrate")
+    result = load(project, {"DATABASE_URL": url})
+    assert result["failed"] == 0, result
+    assert result["ready"] == 200, result
+    assert result["ssl"] == "require"
+    assert result["normalised"].endswith("/app"), result  # the libpq options are gone
+
+
+def test_the_emulated_server_refuses_plaintext(
+    rendered: Callable[[Variant], Path], tls_server: TlsPostgres
+) -> None:
+    """The TLS test above could fail: without TLS this server turns the service away."""
+    project = rendered(BY_ID["neon-nullpool"])
+    result = load(project, {"DATABASE_URL": tls_server.url(query="sslmode=disable")}, 2)
+    assert result["failed"] == 2, result
+    assert result["statuses"] == [503], result
+    assert result["ready"] == 503, result
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_railway_urls_work_unchanged(
+    rendered: Callable[[Variant], Path], tls_server: TlsPostgres, scheme: str
+) -> None:
+    project = rendered(BY_ID["railway"])
+    url = tls_server.url(scheme=scheme)
+    service(project, {"DATABASE_URL": url}, "migrate")
+    result = load(project, {"DATABASE_URL": url})
+    assert result["failed"] == 0, result
+    assert result["ready"] == 200, result
+    assert result["ssl"] == "require"  # Railway's default: encrypted, self-signed accepted
+
+
+async def named_statements(url: str) -> list[str]:
+    """Named prepared statements on the pooler's one server connection."""
+    connection = await asyncpg.connect(url, statement_cache_size=0)
+    try:
+        rows = await connection.fetch("SELECT name FROM pg_prepared_statements")
+        return [row["name"] for row in rows]
+    finally:
+        await connection.close()
+
+
+def concurrent_load(project: Path, env: dict[str, str], processes: int = 3) -> list[dict[str, Any]]:
+    with ThreadPoolExecutor(processes) as pool:
+        return list(pool.map(lambda _: load(project, env), range(processes)))
+
+
+def test_supabase_transaction_pooler(
+    rendered: Callable[[Variant], Path], tls_server: TlsPostgres, pooler: PgBouncer
+) -> None:
+    """Three processes through PgBouncer (port 6543, transaction mode): zero errors."""
+    project = rendered(BY_ID["supabase"])
+    direct = tls_server.url(query="sslmode=require")
+    env = {"DATABASE_URL": pooler.url(), "DATABASE_DIRECT_URL": direct}
+    service(project, env, "migrate")
+    results = concurrent_load(project, env)
+    assert [r["failed"] for r in results] == [0, 0, 0], results
+    assert {r["ready"] for r in results} == {200}, results
+    assert all(r["transaction_pooler"] for r in results)
+    assert asyncio.run(named_statements(pooler.url())) == []
+
+
+def test_pooler_without_the_fix_fails(
+    rendered: Callable[[Variant], Path], tls_server: TlsPostgres, pooler: PgBouncer
+) -> None:
+    """The control: with pooler handling forced off, the same load breaks."""
+    project = rendered(BY_ID["supabase"])
+    env = {"DATABASE_URL": pooler.url(), "DB_TRANSACTION_POOLER": "false"}
+    results = concurrent_load(project, env)
+    leftovers = asyncio.run(named_statements(pooler.url()))
+    assert sum(r["failed"] for r in results) > 0 or leftovers, results
+
+
+def test_migrations_refuse_the_pooler(
+    rendered: Callable[[Variant], Path], pooler: PgBouncer
+) -> None:
+    project = rendered(BY_ID["supabase"])
+    proc = run(
+        [sys.executable, "-m", PACKAGE, "migrate"],
+        project,
+        {"PYTHONPATH": str(project / "src"), "DATABASE_URL": pooler.url()},
+    )
+    assert proc.returncode == 2, output(proc)
+    assert "DATABASE_DIRECT_URL" in proc.stderr
+    assert PASSWORD not in proc.stderr
+
+
+def test_neon_pooled_host_is_detected(rendered: Callable[[Variant], Path]) -> None:
+    project = rendered(BY_ID["neon-nullpool"])
+    code = (
+        "from my_service.settings import Settings\n"
+        "t = Settings(_env_file=None).require_database()\n"
+        "print(t.masked, t.transaction_pooler, t.connect_args['statement_cache_size'])\n"
+    )
+    url = (
+        "postgresql://neondb_owner:npg_x@ep-cool-1-pooler.eu-central-1.aws.neon.tech/neondb"
+        "?sslmode=require&channel_binding=require"
+    )
+    proc = run(
+        [sys.executable, "-c", code],
+        project,
+        {"PYTHONPATH": str(project / "src"), "DATABASE_URL": url},
+    )
+    assert proc.returncode == 0, output(proc)
+    assert proc.stdout.split() == [
+        "postgresql+asyncpg://neondb_owner:***@ep-cool-1-pooler.eu-central-1.aws.neon.tech/neondb",
+        "True",
+        "0",
+    ]
+
+
+def test_docker_compose_file(rendered: Callable[[Variant], Path]) -> None:
+    project = rendered(BY_ID["docker"])
+    compose = yaml.safe_load((project / "compose.yaml").read_text())
+    db, app = compose["services"]["db"], compose["services"]["app"]
+    assert db["image"].startswith("postgres:18")
+    assert "pg_isready" in " ".join(db["healthcheck"]["test"])
+    assert any(v.startswith("pgdata:") for v in db["volumes"])
+    assert "pgdata" in compose["volumes"]
+    assert app["depends_on"]["db"]["condition"] == "service_healthy"
+    command = " ".join(app["command"])
+    assert command.index("migrate") < command.index("serve")
+    dockerfile = (project / "Dockerfile").read_text()
+    assert dockerfile.count("FROM ") == 2
+    assert "USER app" in dockerfile
+    assert "uv sync" in dockerfile
+
+
+def test_docker_commands_work_outside_docker(
+    rendered: Callable[[Variant], Path], database_for: Callable[[str], str]
+) -> None:
+    """The compose command (migrate, then serve) against a real database, without Docker."""
+    project = rendered(BY_ID["docker"])
+    env = {
+        "PYTHONPATH": str(project / "src"),
+        "DATABASE_URL": database_for("docker_cmd"),
+        "ENVIRONMENT": "production",
+    }
+    service(project, env, "migrate")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", PACKAGE, "serve"],
+        cwd=project,
+        env={**os.environ, **env, "PORT": str(port)},
+    )
+    try:
+        deadline, ready = time.monotonic() + 30, None
+        while time.monotonic() < deadline:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert ready is not None, "the server never answered"
+        assert ready.status_code == 200, ready.text
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
