@@ -159,7 +159,7 @@ class PgBouncer:
     process: subprocess.Popen[bytes]
 
     def url(self) -> str:
-        """A Supabase-transaction-pooler-shaped URL (port 6543 is what gets detected)."""
+        """A URL through the pooler (declare it with DB_TRANSACTION_POOLER=true)."""
         return f"postgresql://app:{PASSWORD}@127.0.0.1:{self.port}/app"
 
     def stop(self) -> None:
@@ -168,8 +168,13 @@ class PgBouncer:
         self.process.wait(timeout=10)
 
 
-def start_pgbouncer(directory: Path, server: TlsPostgres, port: int = 6543) -> PgBouncer:
-    """One server connection for every client: statement-name clashes cannot hide."""
+def start_pgbouncer(directory: Path, server: TlsPostgres) -> PgBouncer:
+    """One server connection for every client: statement-name clashes cannot hide.
+
+    A free port per instance, so that xdist workers never share one (a worker's control
+    test leaves named statements behind on purpose).
+    """
+    port = free_port()
     binary = require("pgbouncer", shutil.which("pgbouncer"))
     directory.mkdir(parents=True, exist_ok=True)
     hand_over(directory)

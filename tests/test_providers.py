@@ -33,9 +33,6 @@ CLIENT = Path(__file__).with_name("emulation_client.py")
 PACKAGE = "my_service"
 BY_ID = {v.id: v for v in VARIANTS}
 
-# Every test here shares the two servers: keep them on one xdist worker.
-pytestmark = pytest.mark.xdist_group("providers")
-
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsPostgres]:
@@ -109,11 +106,13 @@ def test_railway_urls_work_unchanged(
     assert result["ssl"] == "require"  # Railway's default: encrypted, self-signed accepted
 
 
-async def named_statements(url: str) -> list[str]:
-    """Named prepared statements on the pooler's one server connection."""
-    connection = await asyncpg.connect(url, statement_cache_size=0)
+async def named_statements(url: str, *, reset: bool = False) -> list[str]:
+    """Named prepared statements on the pooler's one server connection (then DEALLOCATE)."""
+    connection = await asyncpg.connect(url, statement_cache_size=0, ssl="require")
     try:
         rows = await connection.fetch("SELECT name FROM pg_prepared_statements")
+        if reset:
+            await connection.execute("DEALLOCATE ALL")
         return [row["name"] for row in rows]
     finally:
         await connection.close()
@@ -127,11 +126,21 @@ def concurrent_load(project: Path, env: dict[str, str], processes: int = 3) -> l
 def test_supabase_transaction_pooler(
     rendered: Callable[[Variant], Path], tls_server: TlsPostgres, pooler: PgBouncer
 ) -> None:
-    """Three processes through PgBouncer (port 6543, transaction mode): zero errors."""
+    """Three processes through PgBouncer in transaction mode: zero errors, no leftovers.
+
+    The pooler runs on a free port, so it is declared (DB_TRANSACTION_POOLER=true); port
+    6543 and -pooler hosts are detected without it (see test_neon_pooled_host_is_detected
+    and the rendered project's tests).
+    """
     project = rendered(BY_ID["supabase"])
     direct = tls_server.url(query="sslmode=require")
-    env = {"DATABASE_URL": pooler.url(), "DATABASE_DIRECT_URL": direct}
+    env = {
+        "DATABASE_URL": pooler.url(),
+        "DATABASE_DIRECT_URL": direct,
+        "DB_TRANSACTION_POOLER": "true",
+    }
     service(project, env, "migrate")
+    asyncio.run(named_statements(pooler.url(), reset=True))  # whatever other tests left
     results = concurrent_load(project, env)
     assert [r["failed"] for r in results] == [0, 0, 0], results
     assert {r["ready"] for r in results} == {200}, results
@@ -145,8 +154,9 @@ def test_pooler_without_the_fix_fails(
     """The control: with pooler handling forced off, the same load breaks."""
     project = rendered(BY_ID["supabase"])
     env = {"DATABASE_URL": pooler.url(), "DB_TRANSACTION_POOLER": "false"}
+    asyncio.run(named_statements(pooler.url(), reset=True))
     results = concurrent_load(project, env)
-    leftovers = asyncio.run(named_statements(pooler.url()))
+    leftovers = asyncio.run(named_statements(pooler.url(), reset=True))
     assert sum(r["failed"] for r in results) > 0 or leftovers, results
 
 
@@ -157,7 +167,11 @@ def test_migrations_refuse_the_pooler(
     proc = run(
         [sys.executable, "-m", PACKAGE, "migrate"],
         project,
-        {"PYTHONPATH": str(project / "src"), "DATABASE_URL": pooler.url()},
+        {
+            "PYTHONPATH": str(project / "src"),
+            "DATABASE_URL": pooler.url(),
+            "DB_TRANSACTION_POOLER": "true",
+        },
     )
     assert proc.returncode == 2, output(proc)
     assert "DATABASE_DIRECT_URL" in proc.stderr
