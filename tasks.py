@@ -19,21 +19,15 @@ bootstrap = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bootstrap)
 
 TARGETS = {
-    "test": "lint, then every variant rendered and checked, and the update tests",
+    "test": "lint, then every variant rendered and checked, and the provider emulations",
     "lint": "ruff check, ruff format --check, mypy --strict on the template's own code",
     "bench": "render and test timings (bench/run.py)",
 }
 
 
 def main(argv: list[str]) -> None:
-    """Run the named targets; arguments after ``--`` go to pytest."""
-    extra: list[str] = []
-    if "--" in argv:
-        at = argv.index("--")
-        argv, extra = argv[:at], argv[at + 1 :]
-    if not argv or any(target not in TARGETS for target in argv):
-        listing = "\n".join(f"  {name.ljust(6)}  {what}" for name, what in TARGETS.items())
-        raise SystemExit(f"usage: python3 tasks.py TARGET [...] [-- PYTEST ARGS]\n{listing}")
+    """Run the named targets; arguments after ``--`` go to pytest (or bench/run.py)."""
+    argv, extra = bootstrap.parse(argv, TARGETS)
     bootstrap.uv("sync", "--quiet", cwd=ROOT)
     for target in argv:
         if target in {"lint", "test"}:

@@ -68,16 +68,22 @@ TARGETS = {
 }
 
 
-def main(argv: list[str]) -> None:
-    """Run the targets named in ``argv`` (extra arguments after ``--`` go to the tool)."""
+def parse(argv: list[str], targets: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Split ``argv`` into targets and the arguments after ``--``; usage on a bad target."""
     extra: list[str] = []
     if "--" in argv:
         at = argv.index("--")
         argv, extra = argv[:at], argv[at + 1 :]
-    if not argv or any(target not in TARGETS for target in argv):
-        width = max(map(len, TARGETS))
-        listing = "\n".join(f"  {name.ljust(width)}  {what}" for name, what in TARGETS.items())
+    if not argv or any(target not in targets for target in argv):
+        width = max(map(len, targets))
+        listing = "\n".join(f"  {name.ljust(width)}  {what}" for name, what in targets.items())
         raise SystemExit(f"usage: python3 tasks.py TARGET [...] [-- ARGS]\n{listing}")
+    return argv, extra
+
+
+def main(argv: list[str]) -> None:
+    """Run the targets named in ``argv`` (extra arguments after ``--`` go to the tool)."""
+    argv, extra = parse(argv, TARGETS)
     uv("sync", "--quiet")
     for target in argv:
         if target == "dev":
