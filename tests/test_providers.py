@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from tests.emulation import (
     PASSWORD,
     PgBouncer,
     TlsPostgres,
+    free_port,
     start_pgbouncer,
     start_tls_postgres,
 )
@@ -230,9 +230,7 @@ def test_docker_commands_work_outside_docker(
         "ENVIRONMENT": "production",
     }
     service(project, env, "migrate")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", PACKAGE, "serve"],
         cwd=project,
