@@ -140,15 +140,11 @@ def resolve(
             )
         handler(options, values if isinstance(values, str) else values[-1], fail)
 
-    connect_args, server_settings, sslmode = (
-        options.connect_args,
-        options.server_settings,
-        options.sslmode,
-    )
-    if sslmode is not None:
-        if sslmode not in _SSL_MODES:
-            raise fail(f"sslmode={sslmode!r}; expected one of {', '.join(sorted(_SSL_MODES))}")
-        connect_args["ssl"] = _ssl_argument(sslmode, options.root_cert, fail)
+    if options.sslmode is not None:
+        if options.sslmode not in _SSL_MODES:
+            expected = ", ".join(sorted(_SSL_MODES))
+            raise fail(f"sslmode={options.sslmode!r}; expected one of {expected}")
+        options.connect_args["ssl"] = _ssl_argument(options.sslmode, options.root_cert, fail)
 
     url = url.set(drivername="postgresql+asyncpg", query=options.keep)
     reason = _pooler_reason(url) if transaction_pooler is None else None
@@ -156,17 +152,17 @@ def resolve(
     if pooled:
         # A transaction pooler hands each transaction to any server connection: prepared
         # statements cached on one connection are missing (or clash) on the next.
-        connect_args["statement_cache_size"] = 0
-        connect_args["prepared_statement_cache_size"] = 0
-        rejected = set(server_settings) - POOLER_SAFE_SERVER_SETTINGS
+        options.connect_args["statement_cache_size"] = 0
+        options.connect_args["prepared_statement_cache_size"] = 0
+        rejected = set(options.server_settings) - POOLER_SAFE_SERVER_SETTINGS
         if rejected:
             raise fail(
                 f"a transaction pooler rejects startup parameters {sorted(rejected)}; "
                 "set them per role instead (ALTER ROLE ... SET ...)"
             )
-    if server_settings:
-        connect_args["server_settings"] = server_settings
-    return DatabaseTarget(url, connect_args, pooled, reason if pooled else None)
+    if options.server_settings:
+        options.connect_args["server_settings"] = options.server_settings
+    return DatabaseTarget(url, options.connect_args, pooled, reason if pooled else None)
 
 
 @dataclass
