@@ -51,13 +51,9 @@ def pooler(
 
 
 def service(project: Path, env: dict[str, str], *args: str) -> Any:
-    """Run ``python -m my_service ARGS`` (or the load client) in the rendered project."""
-    command = (
-        [sys.executable, *args]
-        if args[0].endswith(".py")
-        else [sys.executable, "-m", PACKAGE, *args]
-    )
-    proc = run(command, project, {"PYTHONPATH": str(project / "src"), **env}, timeout=120)
+    """Run ``python ARGS`` in the rendered project; it must succeed and not leak the password."""
+    env = {"PYTHONPATH": str(project / "src"), **env}
+    proc = run([sys.executable, *args], project, env, timeout=120)
     assert proc.returncode == 0, output(proc)
     assert PASSWORD not in proc.stdout + proc.stderr, output(proc)
     return proc
@@ -74,7 +70,7 @@ def test_neon_direct_over_tls(rendered: Callable[[Variant], Path], tls_server: T
     """A Neon-shaped URL (sslmode=require&channel_binding=require) migrates and is ready."""
     project = rendered(BY_ID["neon-nullpool"])
     url = tls_server.url(query="sslmode=require&channel_binding=require")
-    service(project, {"DATABASE_URL": url}, "migrate")
+    service(project, {"DATABASE_URL": url}, "-m", PACKAGE, "migrate")
     result = load(project, {"DATABASE_URL": url})
     assert result["failed"] == 0, result
     assert result["ready"] == 200, result
@@ -99,7 +95,7 @@ def test_railway_urls_work_unchanged(
 ) -> None:
     project = rendered(BY_ID["railway"])
     url = tls_server.url(scheme=scheme)
-    service(project, {"DATABASE_URL": url}, "migrate")
+    service(project, {"DATABASE_URL": url}, "-m", PACKAGE, "migrate")
     result = load(project, {"DATABASE_URL": url})
     assert result["failed"] == 0, result
     assert result["ready"] == 200, result
@@ -139,7 +135,7 @@ def test_supabase_transaction_pooler(
         "DATABASE_DIRECT_URL": direct,
         "DB_TRANSACTION_POOLER": "true",
     }
-    service(project, env, "migrate")
+    service(project, env, "-m", PACKAGE, "migrate")
     asyncio.run(named_statements(pooler.url(), reset=True))  # whatever other tests left
     results = concurrent_load(project, env)
     assert [r["failed"] for r in results] == [0, 0, 0], results
@@ -229,7 +225,7 @@ def test_docker_commands_work_outside_docker(
         "DATABASE_URL": database_for("docker_cmd"),
         "ENVIRONMENT": "production",
     }
-    service(project, env, "migrate")
+    service(project, env, "-m", PACKAGE, "migrate")
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", PACKAGE, "serve"],
