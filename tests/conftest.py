@@ -95,10 +95,23 @@ def rendered(copie_session: Any) -> Any:
     return get
 
 
+def own_temproot(project: Path) -> dict[str, str]:
+    """A pytest temp root of its own for a nested pytest run.
+
+    Every pytest run resets ``/tmp/pytest-of-<user>`` to mode 0700 when it starts. As root,
+    the embedded and emulated servers run as other system users, so a nested run sharing
+    that folder would lock them out of their data directories in the middle of this run.
+    """
+    temproot = project.parent / f"{project.name}-pytest-tmp"
+    temproot.mkdir(exist_ok=True)
+    return {"PYTEST_DEBUG_TEMPROOT": str(temproot)}
+
+
 def project_env(project: Path, mypy_cache: Path) -> dict[str, str]:
     """Environment for running a rendered project's tools from this environment."""
     return {
         "PYTHONPATH": str(project / "src"),
         "MYPY_CACHE_DIR": str(mypy_cache),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        **own_temproot(project),
     }

@@ -93,7 +93,7 @@ def test_the_emulated_server_refuses_plaintext(
 def test_railway_urls_work_unchanged(
     rendered: Callable[[Variant], Path], tls_server: TlsPostgres, scheme: str
 ) -> None:
-    project = rendered(BY_ID["railway"])
+    project = rendered(BY_ID["railway-nullpool-sqlalchemy"])
     url = tls_server.url(scheme=scheme)
     service(project, {"DATABASE_URL": url}, "-m", PACKAGE, "migrate")
     result = load(project, {"DATABASE_URL": url})
@@ -128,7 +128,7 @@ def test_supabase_transaction_pooler(
     6543 and -pooler hosts are detected without it (see test_neon_pooled_host_is_detected
     and the rendered project's tests).
     """
-    project = rendered(BY_ID["supabase"])
+    project = rendered(BY_ID["supabase-queue-sqlmodel"])
     direct = tls_server.url(query="sslmode=require")
     env = {
         "DATABASE_URL": pooler.url(),
@@ -148,7 +148,7 @@ def test_pooler_without_the_fix_fails(
     rendered: Callable[[Variant], Path], tls_server: TlsPostgres, pooler: PgBouncer
 ) -> None:
     """The control: with pooler handling forced off, the same load breaks."""
-    project = rendered(BY_ID["supabase"])
+    project = rendered(BY_ID["supabase-queue-sqlmodel"])
     env = {"DATABASE_URL": pooler.url(), "DB_TRANSACTION_POOLER": "false"}
     asyncio.run(named_statements(pooler.url(), reset=True))
     results = concurrent_load(project, env)
@@ -159,7 +159,7 @@ def test_pooler_without_the_fix_fails(
 def test_migrations_refuse_the_pooler(
     rendered: Callable[[Variant], Path], pooler: PgBouncer
 ) -> None:
-    project = rendered(BY_ID["supabase"])
+    project = rendered(BY_ID["supabase-queue-sqlmodel"])
     proc = run(
         [sys.executable, "-m", PACKAGE, "migrate"],
         project,
@@ -199,7 +199,7 @@ def test_neon_pooled_host_is_detected(rendered: Callable[[Variant], Path]) -> No
 
 
 def test_docker_compose_file(rendered: Callable[[Variant], Path]) -> None:
-    project = rendered(BY_ID["docker"])
+    project = rendered(BY_ID["docker-queue-sqlalchemy"])
     compose = yaml.safe_load((project / "compose.yaml").read_text())
     db, app = compose["services"]["db"], compose["services"]["app"]
     assert db["image"].startswith("postgres:18")
@@ -219,7 +219,7 @@ def test_docker_commands_work_outside_docker(
     rendered: Callable[[Variant], Path], database_for: Callable[[str], str]
 ) -> None:
     """The compose command (migrate, then serve) against a real database, without Docker."""
-    project = rendered(BY_ID["docker"])
+    project = rendered(BY_ID["docker-queue-sqlalchemy"])
     env = {
         "PYTHONPATH": str(project / "src"),
         "DATABASE_URL": database_for("docker_cmd"),

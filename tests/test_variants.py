@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import output, project_env, run
+from tests.conftest import output, own_temproot, project_env, run
 from tests.variants import VARIANTS, Variant
 
 JINJA_LEFTOVER = re.compile(r"{{|}}|{%|%}")
@@ -104,7 +104,7 @@ def test_readme_test_command_from_scratch(
     """``python3 tasks.py test`` in a fresh copy: its own ``uv sync``, no TEST_DATABASE_URL."""
     project = tmp_path / "fresh"
     shutil.copytree(rendered(variant), project)
-    env = {"UV_PROJECT_ENVIRONMENT": str(project / ".venv")}
+    env = {"UV_PROJECT_ENVIRONMENT": str(project / ".venv"), **own_temproot(project)}
     environ = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
     environ.pop("TEST_DATABASE_URL", None)
     proc = subprocess.run(

@@ -1,4 +1,9 @@
-"""The table of variants the template is tested with, and of answers it must refuse."""
+"""The table of variants the template is tested with, and of answers it must refuse.
+
+Coverage: every provider; every pooling x models combination (queue/none x no models,
+SQLAlchemy, SQLModel); the risky pairs provider x pooling (a transaction-pooler provider
+with and without an in-process pool), provider x models and orm x models.
+"""
 
 from __future__ import annotations
 
@@ -18,15 +23,59 @@ class Variant:
 
 
 BASE = {"project_name": "My Service"}
-NO_MODELS = ("src/my_service/migrations/versions/0001_initial.py",)
-NOT_DOCKER = ("compose.yaml", "Dockerfile", ".dockerignore")
+PKG = "src/my_service"
+DOCKER = ("compose.yaml", "Dockerfile", ".dockerignore")
+MODELS = (
+    f"{PKG}/migrations/versions/0002_users_and_tasks.py",
+    f"{PKG}/models/enums.py",
+    f"{PKG}/models/user.py",
+    f"{PKG}/models/task.py",
+    f"{PKG}/api/v1/users.py",
+    f"{PKG}/api/v1/tasks.py",
+    f"{PKG}/seed.py",
+    "tests/test_api.py",
+    "tests/test_models.py",
+)
+SQLALCHEMY = (*MODELS, f"{PKG}/models/columns.py")
+SQLMODEL = (*MODELS, f"{PKG}/models/base.py")
+ALWAYS = (f"{PKG}/migrations/versions/0001_initial.py", ".copier-answers.yml", "tests/test_pool.py")
+
+
+def variant(
+    id: str, answers: dict[str, Any], present: tuple[str, ...], absent: tuple[str, ...]
+) -> Variant:
+    """A variant whose files present/absent follow from the docker/models answers."""
+    return Variant(id, answers, (*ALWAYS, *present), absent)
+
 
 VARIANTS: tuple[Variant, ...] = (
-    Variant("default", {}, present=NO_MODELS, absent=NOT_DOCKER, full_sync=True),
-    Variant("docker", {"provider": "docker"}, present=(*NO_MODELS, *NOT_DOCKER)),
-    Variant("neon-nullpool", {"provider": "neon", "pooling": "none"}, absent=NOT_DOCKER),
-    Variant("supabase", {"provider": "supabase"}, absent=NOT_DOCKER),
-    Variant("railway", {"provider": "railway"}, absent=NOT_DOCKER),
+    Variant("default", {}, ALWAYS, (*DOCKER, *SQLALCHEMY, *SQLMODEL), full_sync=True),
+    variant("neon-nullpool", {"provider": "neon", "pooling": "none"}, (), (*DOCKER, *MODELS)),
+    variant(
+        "docker-queue-sqlalchemy",
+        {"provider": "docker", "with_models": True},
+        (*DOCKER, *SQLALCHEMY),
+        (f"{PKG}/models/base.py",),
+    ),
+    variant(
+        "supabase-queue-sqlmodel",
+        {"provider": "supabase", "with_models": True, "orm": "sqlmodel"},
+        SQLMODEL,
+        (*DOCKER, f"{PKG}/models/columns.py"),
+    ),
+    variant(
+        "railway-nullpool-sqlalchemy",
+        {"provider": "railway", "pooling": "none", "with_models": True},
+        SQLALCHEMY,
+        DOCKER,
+    ),
+    variant(
+        "neon-nullpool-sqlmodel",
+        {"provider": "neon", "pooling": "none", "with_models": True, "orm": "sqlmodel"},
+        SQLMODEL,
+        DOCKER,
+    ),
+    variant("local-nullpool", {"pooling": "none"}, (), (*DOCKER, *MODELS)),
 )
 
 
@@ -49,4 +98,5 @@ REFUSED: tuple[Refused, ...] = (
     Refused("long-description", {"description": "x" * 81}, ("description", "80")),
     Refused("unknown-provider", {"provider": "oracle"}, ("oracle",)),
     Refused("unknown-pooling", {"pooling": "pgpool"}, ("pgpool",)),
+    Refused("unknown-orm", {"with_models": True, "orm": "peewee"}, ("peewee",)),
 )
