@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import output, own_temproot, project_env, run
 from tests.variants import VARIANTS, Variant
@@ -99,9 +101,15 @@ def test_own_tests(
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.full_sync], ids=lambda v: v.id)
 def test_readme_test_command_from_scratch(
-    variant: Variant, rendered: Callable[[Variant], Path], tmp_path: Path
+    variant: Variant,
+    rendered: Callable[[Variant], Path],
+    tmp_path: Path,
+    database_for: Callable[[str], str],
 ) -> None:
-    """``python3 tasks.py test`` in a fresh copy: its own ``uv sync``, no TEST_DATABASE_URL."""
+    """``python3 tasks.py test`` in a fresh copy: its own ``uv sync``, no TEST_DATABASE_URL.
+
+    Then the rendered CI workflow's commands, as GitHub Actions would run them.
+    """
     project = tmp_path / "fresh"
     shutil.copytree(rendered(variant), project)
     env = {"UV_PROJECT_ENVIRONMENT": str(project / ".venv"), **own_temproot(project)}
@@ -119,3 +127,24 @@ def test_readme_test_command_from_scratch(
     assert proc.returncode == 0, output(proc)
     assert re.search(r"\d+ passed", proc.stdout), output(proc)
     assert (project / "uv.lock").is_file()
+
+    # The rendered GitHub Actions workflow: every `run:` step, with its env, here.
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    job = workflow["jobs"]["check"]
+    assert job["services"]["postgres"]["image"].startswith("postgres:")
+    steps = [step["run"] for step in job["steps"] if "run" in step]
+    assert steps[-2:] == ["uv run alembic upgrade head", "uv run alembic check"], steps
+    url = database_for("workflow")  # stands in for the service container
+    step_env = {**job["env"], "TEST_DATABASE_URL": url, "DATABASE_URL": url}
+    step_env.pop("UV_PYTHON")  # use this interpreter: uv must not download one here
+    for command in steps:
+        step = subprocess.run(
+            shlex.split(command),
+            cwd=project,
+            env={**environ, **env, **step_env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert step.returncode == 0, output(step)

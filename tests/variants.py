@@ -38,7 +38,12 @@ MODELS = (
 )
 SQLALCHEMY = (*MODELS, f"{PKG}/models/columns.py")
 SQLMODEL = (*MODELS, f"{PKG}/models/base.py")
-ALWAYS = (f"{PKG}/migrations/versions/0001_initial.py", ".copier-answers.yml", "tests/test_pool.py")
+ALWAYS = (
+    f"{PKG}/migrations/versions/0001_initial.py",
+    ".copier-answers.yml",
+    ".github/workflows/ci.yml",
+    "tests/test_pool.py",
+)
 
 
 def variant(
