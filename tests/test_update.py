@@ -1,0 +1,227 @@
+"""``copier update`` from the first release keeps users' work, and can switch answers."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from copier import run_copy, run_update
+
+from tests.conftest import ROOT, output, project_env, run
+from tests.variants import BASE
+
+# The first release (issues 2 and 3): what projects in the wild were rendered from.
+BASELINE = "83d67aec2260c6a06e8362a9c6808a4aa02a2e39"
+PKG = Path("src/my_service")
+CONFLICT = re.compile(r"^(<<<<<<<|>>>>>>>)", re.MULTILINE)
+
+NOTE_MODEL = '''"""A model the user added after rendering."""
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from my_service.db.base import Base, TimestampMixin
+
+
+class Note(TimestampMixin, Base):
+    """A short note."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str] = mapped_column(String(500))
+'''
+
+NOTE_MIGRATION = '''"""Notes (the user's own migration).
+
+Revision ID: 0100
+Revises: 0001
+Create Date: 2026-11-22
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0100"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Create the notes table."""
+    now = sa.text("now()")
+    op.create_table(
+        "notes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("body", sa.String(length=500), nullable=False),
+        *[
+            sa.Column(name, sa.DateTime(timezone=True), server_default=now, nullable=False)
+            for name in ("created_at", "updated_at")
+        ],
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notes")),
+    )
+
+
+def downgrade() -> None:
+    """Drop the notes table."""
+    op.drop_table("notes")
+'''
+
+
+def git(project: Path, *args: str) -> None:
+    proc = run(["git", "-c", "user.name=User", "-c", "user.email=user@example.com", *args], project)
+    assert proc.returncode == 0, output(proc)
+
+
+def render(destination: Path, ref: str, **answers: Any) -> Path:
+    """Render the template at ``ref`` and commit it, as a user starting a project does."""
+    run_copy(
+        str(ROOT),
+        str(destination),
+        data={**BASE, **answers},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref=ref,
+    )
+    git(destination, "init", "-q")
+    git(destination, "add", "-A")
+    git(destination, "commit", "-q", "-m", "rendered")
+    return destination
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def make_user_edits(project: Path) -> dict[Path, str]:
+    """A new model and migration, a changed route (and its test), a changed setting."""
+    (project / PKG / "models/note.py").write_text(NOTE_MODEL)
+    (project / PKG / "migrations/versions/0100_notes.py").write_text(NOTE_MIGRATION)
+    edit(
+        project / PKG / "models/__init__.py",
+        "from my_service.db.base import Base\n",
+        "from my_service.db.base import Base\n"
+        "from my_service.models.note import Note  # noqa: F401\n",
+    )
+    edit(
+        project / PKG / "api/health.py",
+        'return {"status": "ok"}',
+        'return {"status": "ok", "service": "my-service"}',
+    )
+    edit(
+        project / "tests/test_health.py",
+        'assert response.json() == {"status": "ok"}',
+        'assert response.json() == {"status": "ok", "service": "my-service"}',
+    )
+    edit(
+        project / PKG / "settings.py",
+        "db_pool_size: int = Field(default=5, ge=1)",
+        "db_pool_size: int = Field(default=12, ge=1)",
+    )
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "user edits")
+    return {
+        PKG / "models/note.py": "class Note(TimestampMixin, Base)",
+        PKG / "migrations/versions/0100_notes.py": 'revision: str = "0100"',
+        PKG / "models/__init__.py": "from my_service.models.note import Note",
+        PKG / "api/health.py": '"service": "my-service"',
+        Path("tests/test_health.py"): '{"status": "ok", "service": "my-service"}',
+        PKG / "settings.py": "default=12",
+    }
+
+
+def update(project: Path, **answers: Any) -> None:
+    run_update(
+        str(project),
+        data=answers,
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref="HEAD",
+        skip_answered=True,
+    )
+
+
+def files(project: Path) -> dict[Path, str]:
+    skip = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+    return {
+        path.relative_to(project): path.read_text()
+        for path in project.rglob("*")
+        if path.is_file() and not skip & set(path.relative_to(project).parts)
+    }
+
+
+def checks_pass(project: Path, mypy_cache: Path, database_url: str) -> None:
+    """ruff, ruff format, mypy --strict and the project's own tests."""
+    env = {**project_env(project, mypy_cache), "TEST_DATABASE_URL": database_url}
+    for command in (
+        ["ruff", "check", "--no-cache", "."],
+        ["ruff", "format", "--no-cache", "--check", "."],
+        ["mypy"],
+        ["pytest", "-q", "-p", "no:cacheprovider"],
+    ):
+        proc = run([sys.executable, "-m", *command], project, env)
+        assert proc.returncode == 0, output(proc)
+
+
+@pytest.fixture
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mypy-cache-update")
+
+
+pytestmark = pytest.mark.xdist_group("update")
+
+
+def test_update_keeps_user_edits(
+    tmp_path: Path, mypy_cache: Path, database_for: Callable[[str], str]
+) -> None:
+    project = render(tmp_path / "project", BASELINE)
+    edits = make_user_edits(project)
+    untouched_before = {p: t for p, t in files(project).items() if p not in edits}
+
+    update(project)
+
+    after = files(project)
+    conflicted = [str(p) for p, text in after.items() if CONFLICT.search(text)]
+    assert conflicted == [], conflicted
+    assert not [p for p in after if p.suffix == ".rej"]
+    for path, marker in edits.items():
+        assert marker in after[path], f"user edit lost in {path}"
+    # Files the user never touched are exactly what the template renders today.
+    fresh = files(render(tmp_path / "fresh", "HEAD"))
+    for path in untouched_before:
+        if path.name == ".copier-answers.yml" or (
+            path in fresh and path == PKG / "models/__init__.py"
+        ):
+            continue
+        if path in fresh:
+            assert after[path] == fresh[path], f"{path} differs from a fresh render"
+    assert set(fresh) - set(after) == set(), "files the new version adds are missing"
+    checks_pass(project, mypy_cache, database_for("update_edits"))
+
+
+def test_update_switches_answers(
+    tmp_path: Path, mypy_cache: Path, database_for: Callable[[str], str]
+) -> None:
+    """local -> neon and no models -> SQLModel models, in one update."""
+    project = render(tmp_path / "project", BASELINE)
+    update(project, provider="neon", with_models=True, orm="sqlmodel")
+    answers = (project / ".copier-answers.yml").read_text()
+    assert "provider: neon" in answers
+    assert "orm: sqlmodel" in answers
+    assert (project / PKG / "migrations/versions/0002_users_and_tasks.py").is_file()
+    assert 'db_provider: ProviderName = "neon"' in (project / PKG / "settings.py").read_text()
+    conflicted = [str(p) for p, text in files(project).items() if CONFLICT.search(text)]
+    assert conflicted == [], conflicted
+    checks_pass(project, mypy_cache, database_for("update_switch"))
