@@ -95,6 +95,11 @@ def rendered(copie_session: Any) -> Any:
     return get
 
 
+# A rendered project's pytest, run from this environment: without this repository's own
+# plugins (pytest-copie imports Copier: half a second per run).
+NESTED_PYTEST = ["-q", "-p", "no:cacheprovider", "-p", "no:copie", "-p", "no:xdist"]
+
+
 def own_temproot(project: Path) -> dict[str, str]:
     """A pytest temp root of its own for a nested pytest run.
 

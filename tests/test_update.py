@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from copier import run_copy, run_update
 
-from tests.conftest import ROOT, output, project_env, run
+from tests.conftest import NESTED_PYTEST, ROOT, output, project_env, run
 from tests.variants import BASE
 
 # The first release (issues 2 and 3): what projects in the wild were rendered from.
@@ -169,7 +169,7 @@ def checks_pass(project: Path, mypy_cache: Path, database_url: str) -> None:
         ["ruff", "check", "--no-cache", "."],
         ["ruff", "format", "--no-cache", "--check", "."],
         ["mypy"],
-        ["pytest", "-q", "-p", "no:cacheprovider"],
+        ["pytest", *NESTED_PYTEST],
     ):
         proc = run([sys.executable, "-m", *command], project, env)
         assert proc.returncode == 0, output(proc)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import output, own_temproot, project_env, run
+from tests.conftest import NESTED_PYTEST, output, own_temproot, project_env, run
 from tests.variants import VARIANTS, Variant
 
 JINJA_LEFTOVER = re.compile(r"{{|}}|{%|%}")
@@ -93,7 +93,7 @@ def test_own_tests(
 ) -> None:
     """The rendered project's pytest, on its own database of the shared server."""
     env = {**project_env(project, mypy_cache), "TEST_DATABASE_URL": database_for(variant.id)}
-    proc = run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+    proc = run([sys.executable, "-m", "pytest", *NESTED_PYTEST], project, env)
     assert proc.returncode == 0, output(proc)
     assert re.search(r"\d+ passed", proc.stdout), output(proc)
     assert "failed" not in proc.stdout.splitlines()[-1], output(proc)
