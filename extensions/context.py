@@ -23,37 +23,40 @@ def slugify(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_only.lower()).strip("-")
 
 
-def _text_error(question: str, value: str, limit: int) -> str:
-    """Names and descriptions end up in Python string literals and one-line docs."""
+def _text_error(value: str, limit: int) -> str:
+    """Names and descriptions end up in Python string literals and one-line docs.
+
+    Copier prefixes the message with the question's name.
+    """
     if not value.strip():
-        return f"{question}: must not be empty."
+        return "must not be empty."
     if len(value) > limit:
-        return f"{question}: at most {limit} characters (got {len(value)})."
+        return f"at most {limit} characters (got {len(value)})."
     if any(c in value for c in '"\\\n`'):
-        return f"{question}: must not contain quotes, backslashes, backticks or newlines."
+        return "must not contain quotes, backslashes, backticks or newlines."
     return ""
 
 
 def name_error(value: str) -> str:
     """Validator for ``project_name``: an empty string means the answer is fine."""
-    return _text_error("project_name", value, 40)
+    return _text_error(value, 40)
 
 
 def description_error(value: str) -> str:
     """Validator for ``description``: an empty string means the answer is fine."""
-    return _text_error("description", value, 80)
+    return _text_error(value, 80)
 
 
 def slug_error(value: str) -> str:
     """Validator for ``project_slug``: an empty string means the answer is fine."""
     if not _SLUG.fullmatch(value):
         return (
-            f"project_slug: {value!r} is not a valid distribution name; use lowercase "
+            f"{value!r} is not a valid distribution name; use lowercase "
             "letters, digits and single dashes, starting with a letter (e.g. my-service)."
         )
     package = package_name(value)
     if keyword.iskeyword(package) or package in {"test", "tests", "app", "alembic"}:
-        return f"project_slug: {value!r} would shadow a Python module; pick another name."
+        return f"{value!r} would shadow a Python module; pick another name."
     return ""
 
 

@@ -101,7 +101,8 @@ REFUSED: tuple[Refused, ...] = (
     Refused("empty-name", {"project_name": " "}, ("project_name", "empty")),
     Refused("name-with-quote", {"project_name": 'My "Service"'}, ("project_name", "quotes")),
     Refused("long-description", {"description": "x" * 81}, ("description", "80")),
-    Refused("unknown-provider", {"provider": "oracle"}, ("oracle",)),
-    Refused("unknown-pooling", {"pooling": "pgpool"}, ("pgpool",)),
-    Refused("unknown-orm", {"with_models": True, "orm": "peewee"}, ("peewee",)),
+    Refused("description-newline", {"description": "two\nlines"}, ("description", "newlines")),
+    Refused("unknown-provider", {"provider": "oracle"}, ("provider", "oracle")),
+    Refused("unknown-pooling", {"pooling": "pgpool"}, ("pooling", "pgpool")),
+    Refused("unknown-orm", {"with_models": True, "orm": "peewee"}, ("orm", "peewee")),
 )
