@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -45,12 +46,26 @@ def uv_env() -> dict[str, str]:
     return {**env, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
 
 
+def call(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> int:
+    """Run ``command`` and return its exit status, leaving Ctrl-C to it.
+
+    The terminal sends SIGINT to the child too; the child shuts down cleanly (uvicorn,
+    psql) while this process waits for it instead of dying with a traceback and leaving
+    it behind. A Python handler, unlike SIG_IGN, is reset to the default in the child.
+    """
+    previous = signal.signal(signal.SIGINT, lambda *_: None)
+    try:
+        status = subprocess.call(command, cwd=cwd, env=env)  # noqa: S603
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    return 128 - status if status < 0 else status  # killed by signal N: 128 + N, as shells do
+
+
 def uv(*args: str, cwd: Path = ROOT) -> None:
     """Run ``uv ARGS``; exit with its status when it fails."""
-    command = [*uv_command(cwd / ".tools"), *args]
-    done = subprocess.run(command, cwd=cwd, env=uv_env(), check=False)  # noqa: S603
-    if done.returncode:
-        raise SystemExit(done.returncode)
+    status = call([*uv_command(cwd / ".tools"), *args], cwd=cwd, env=uv_env())
+    if status:
+        raise SystemExit(status)
 
 
 def _package() -> str:
@@ -58,18 +73,67 @@ def _package() -> str:
     return name.replace("-", "_")
 
 
+def _migration_files() -> set[str]:
+    return {path.name for path in ROOT.glob(f"src/{_package()}/migrations/versions/*.py")}
+
+
+def _git_lines(*args: str) -> list[str]:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603, S607
+    return done.stdout.splitlines()
+
+
+def conflicts() -> list[str]:
+    """Files an update left with conflicts: unmerged in git's index, or ``*.rej`` files."""
+    unmerged = {line.split("\t", 1)[1] for line in _git_lines("ls-files", "--unmerged")}
+    rejected = _git_lines("ls-files", "--others", "--", "*.rej")
+    return sorted(unmerged | set(rejected))
+
+
+def update(extra: list[str]) -> None:
+    """``copier update`` from the template, then a report: conflicts, new migrations."""
+    before = _migration_files()
+    copier = ["tool", "run", "--with", "copier-template-extensions", "copier", "update"]
+    options = ["--trust", "--skip-answered"]
+    if not sys.stdin.isatty():  # no one to ask: new questions take their defaults
+        options.append("--defaults")
+    uv(*copier, *options, *extra)
+    if conflicted := conflicts():
+        listing = "\n".join(f"  {path}" for path in conflicted)
+        print(f"update: conflicts to resolve in:\n{listing}", file=sys.stderr)
+        print("resolve them (git diff shows both sides), then git add and commit", file=sys.stderr)
+        raise SystemExit(1)
+    if added := sorted(_migration_files() - before):
+        print(f"update: new migrations {', '.join(added)}: run python3 tasks.py migrate")
+    print("update: no conflicts")
+
+
 TARGETS = {
     "dev": "embedded PostgreSQL (unless DATABASE_URL is set), migrations, server on :8000",
     "test": "the test suite against a real PostgreSQL",
     "lint": "ruff check, ruff format --check, mypy --strict",
     "format": "ruff format and ruff check --fix",
-    "migrate": "alembic upgrade head (DATABASE_DIRECT_URL when set)",
     "check": "lint, then test",
+    "migrate": "alembic upgrade head (DATABASE_DIRECT_URL when set)",
+    "revision": "revision -m MESSAGE: autogenerate a migration from the models",
+    "seed": "sample data (idempotent)",
+    "psql": "psql [ARGS]: a psql shell on the configured or embedded database",
+    "db-url": "print the database URL (the embedded server's while dev runs)",
+    "update": "update [--data KEY=VALUE ...]: copier update, then report conflicts",
 }
+# Targets that take the rest of the command line as their arguments.
+WITH_ARGUMENTS = frozenset({"revision", "psql", "update", "new"})
+# Targets that are commands of the package's CLI (python -m PACKAGE NAME ...).
+CLI = frozenset({"dev", "migrate", "revision", "seed", "psql", "db-url"})
 
 
 def parse(argv: list[str], targets: dict[str, str]) -> tuple[list[str], list[str]]:
-    """Split ``argv`` into targets and the arguments after ``--``; usage on a bad target."""
+    """Split ``argv`` into targets and their arguments; usage on a bad target.
+
+    ``revision``, ``psql`` and ``update`` take the rest of the line; other targets can be
+    chained (``migrate check``) with arguments for the tool after ``--``.
+    """
+    if argv and argv[0] in targets and argv[0] in WITH_ARGUMENTS:
+        return argv[:1], argv[1:]
     extra: list[str] = []
     if "--" in argv:
         at = argv.index("--")
@@ -81,15 +145,21 @@ def parse(argv: list[str], targets: dict[str, str]) -> tuple[list[str], list[str
     return argv, extra
 
 
+def targets() -> dict[str, str]:
+    """This project's targets: ``seed`` only where the example models are."""
+    has_seed = (ROOT / "src" / _package() / "seed.py").exists()
+    return {name: what for name, what in TARGETS.items() if name != "seed" or has_seed}
+
+
 def main(argv: list[str]) -> None:
     """Run the targets named in ``argv`` (extra arguments after ``--`` go to the tool)."""
-    argv, extra = parse(argv, TARGETS)
+    argv, extra = parse(argv, targets())
     uv("sync", "--quiet")
     for target in argv:
-        if target == "dev":
-            uv("run", "python", "-m", _package(), "dev", *extra)
-        elif target == "migrate":
-            uv("run", "python", "-m", _package(), "migrate", *extra)
+        if target in CLI:
+            uv("run", "python", "-m", _package(), target, *extra)
+        elif target == "update":
+            update(extra)
         elif target == "test":
             uv("run", "pytest", *extra)
         elif target == "format":

@@ -7,12 +7,15 @@ from datetime import datetime
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# Stable constraint names, so that migrations can drop what they created.
+# Stable constraint names, so that migrations can drop what they created. Multi-column
+# indexes and constraints are named after all their columns (``column_0_N_name``), so that
+# UNIQUE (owner_id, name) and UNIQUE (owner_id, slug) do not collide; names longer than
+# PostgreSQL's 63 characters are shortened by SQLAlchemy with a stable hash suffix.
 NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
 

