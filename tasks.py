@@ -8,6 +8,8 @@ rendered projects use (``template/tasks.py``), so both stay in step.
 from __future__ import annotations
 
 import importlib.util
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -19,15 +21,52 @@ bootstrap = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bootstrap)
 
 TARGETS = {
+    "new": "new DEST [--data KEY=VALUE ...]: render a new service from this clone",
     "test": "lint, then every variant rendered and checked, and the provider emulations",
     "lint": "ruff check, ruff format --check, mypy --strict on the template's own code",
     "bench": "render and test timings (bench/run.py)",
+    "release": "tag every version listed in CHANGELOG.md (vX.Y.Z) at its commit",
 }
+# "## 0.2.0 - 2026-11-22 - commit a1413dd"
+RELEASE = re.compile(r"^## (\d+\.\d+\.\d+) - \d{4}-\d{2}-\d{2} - commit ([0-9a-f]{7,40})$", re.M)
+
+
+def releases() -> list[tuple[str, str]]:
+    """``(version, commit)`` for every release listed in CHANGELOG.md, newest first."""
+    return RELEASE.findall((ROOT / "CHANGELOG.md").read_text())
+
+
+def release() -> None:
+    """Create the missing ``vX.Y.Z`` tags (tags may not travel with a clone of main)."""
+    existing = set(subprocess.check_output(["git", "tag"], cwd=ROOT, text=True).split())  # noqa: S607
+    for version, commit in releases():
+        if f"v{version}" not in existing:
+            subprocess.run(["git", "tag", f"v{version}", commit], cwd=ROOT, check=True)  # noqa: S607
+            print(f"tagged v{version} at {commit}")
+
+
+def new(arguments: list[str]) -> None:
+    """``copier copy`` of this clone, with the Jinja extension, and no uv needed on PATH.
+
+    Copier renders the newest release tag when the clone has tags, else its HEAD; with
+    nobody at a terminal to answer, every question takes its default (or ``--data``).
+    """
+    copier = ["tool", "run", "--with", "copier-template-extensions", "copier", "copy"]
+    options = ["--trust"] + ([] if sys.stdin.isatty() else ["--defaults"])
+    bootstrap.uv(*copier, *options, str(ROOT), *arguments, cwd=ROOT)
 
 
 def main(argv: list[str]) -> None:
     """Run the named targets; arguments after ``--`` go to pytest (or bench/run.py)."""
     argv, extra = bootstrap.parse(argv, TARGETS)
+    if argv == ["new"]:
+        new(extra)
+        return
+    if "release" in argv:
+        release()
+        argv = [target for target in argv if target != "release"]
+        if not argv:
+            return
     bootstrap.uv("sync", "--quiet", cwd=ROOT)
     for target in argv:
         if target in {"lint", "test"}:

