@@ -154,7 +154,8 @@ def targets() -> dict[str, str]:
 def main(argv: list[str]) -> None:
     """Run the targets named in ``argv`` (extra arguments after ``--`` go to the tool)."""
     argv, extra = parse(argv, targets())
-    uv("sync", "--quiet")
+    if argv != ["update"]:  # update needs no environment (and `uv sync` may dirty uv.lock)
+        uv("sync", "--quiet")
     for target in argv:
         if target in CLI:
             uv("run", "python", "-m", _package(), target, *extra)

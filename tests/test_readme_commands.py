@@ -1,0 +1,351 @@
+"""The READMEs' commands, typed as a user would: a fresh clone, no uv on PATH.
+
+The template README's scaffold command runs with a PEP 668 ("externally managed") Python,
+then every command the rendered README shows runs in that project: ``dev`` until
+``/health/ready`` answers, and while it runs ``db-url``, ``seed`` (twice), ``psql``; a new
+model through ``revision``, ``migrate``, ``lint`` and ``test``; Ctrl-C, and the
+``kill -9`` / Ctrl-C lifecycle of the embedded server; ``update``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, output, run
+from tests.emulation import free_port
+
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+TIMEOUT = 900
+
+
+def pep668_python() -> Path:
+    """A Python whose installation is marked externally managed (Debian's, in CI)."""
+    stdlib = subprocess.run(
+        [str(DEBIAN_PYTHON), "-c", "import sysconfig; print(sysconfig.get_path('stdlib'))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if not stdlib or not (Path(stdlib) / "EXTERNALLY-MANAGED").is_file():
+        message = f"{DEBIAN_PYTHON} is not a PEP 668 (externally managed) Python"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return DEBIAN_PYTHON
+
+
+def user_environment(python: Path) -> dict[str, str]:
+    """A newcomer's environment: PATH without uv, nothing of this test run's."""
+    path = [
+        entry
+        for entry in os.environ["PATH"].split(os.pathsep)
+        if entry and not (Path(entry) / "uv").exists() and "pyenv" not in entry
+    ]
+    path.insert(0, str(python.parent))
+    skip = ("UV_", "VIRTUAL_ENV", "PYTHON", "DATABASE_", "TEST_DATABASE", "PYTEST")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
+    return {**env, "PATH": os.pathsep.join(path)}
+
+
+@dataclass
+class User:
+    """Types ``python3 tasks.py ...`` commands with a PEP 668 Python and no uv on PATH."""
+
+    python: Path
+    env: dict[str, str]
+
+    def run(
+        self, cwd: Path, *args: str, check: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [str(self.python), "tasks.py", *args],
+            cwd=cwd,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        if check:
+            assert proc.returncode == 0, output(proc)
+        return proc
+
+    @contextmanager
+    def dev(self, project: Path, port: int) -> Iterator[subprocess.Popen[str]]:
+        """``python3 tasks.py dev`` in its own process group, until /health/ready is 200."""
+        proc = subprocess.Popen(
+            [str(self.python), "tasks.py", "dev"],
+            cwd=project,
+            env={**self.env, "PORT": str(port)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # as a terminal's foreground job: Ctrl-C reaches all
+        )
+        try:
+            wait_ready(port, proc)
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def wait_ready(port: int, proc: subprocess.Popen[str], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/health/ready"
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"dev exited {proc.returncode}:\n{read_all(proc)}"
+        with suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.3)
+    pytest.fail(f"/health/ready never answered 200 within {timeout} s")
+
+
+def read_all(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    return proc.stdout.read()
+
+
+def ctrl_c(proc: subprocess.Popen[str]) -> str:
+    """What a terminal does on Ctrl-C: SIGINT to the whole foreground process group."""
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode in {0, 130}, out
+    assert "Traceback" not in out, out
+    return out
+
+
+def postgres_processes(data_dir: Path) -> list[int]:
+    """Pids of PostgreSQL servers running on ``data_dir``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with suppress(OSError):
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if command[0].endswith(b"postgres") and str(data_dir).encode() in command:
+                found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="module")
+def user() -> User:
+    python = pep668_python()
+    refused = subprocess.run(
+        [str(python), "-m", "pip", "install", "--user", "uv"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # What the old README told users to do: refused on such a Python.
+    assert refused.returncode != 0
+    assert "externally-managed-environment" in refused.stdout + refused.stderr
+    return User(python, user_environment(python))
+
+
+@pytest.fixture
+def template(tmp_path: Path) -> Path:
+    """A fresh clone of this repository (committed work only, no tags)."""
+    clone = tmp_path / "copier-fastapi-postgres"
+    proc = run(["git", "clone", "-q", str(ROOT), str(clone)], tmp_path)
+    assert proc.returncode == 0, output(proc)
+    return clone
+
+
+PROJECT_MODEL = {
+    "sqlalchemy": '''"""A project: a team's, with names and slugs unique per team."""
+
+import uuid
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from my_service.db.base import Base
+
+
+class Team(Base):
+    """Owns projects."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Project(Base):
+    """A named group of work."""
+
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("team_id", "name"), UniqueConstraint("team_id", "slug"))
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    team_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    slug: Mapped[str] = mapped_column(String(100))
+''',
+    "sqlmodel": '''"""A project: a user's, with names and slugs unique per owner."""
+
+import uuid
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class Project(SQLModel, table=True):
+    """A named group of work."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "name"),
+        UniqueConstraint("owner_id", "slug"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    name: str = Field(max_length=100)
+    slug: str = Field(max_length=100)
+''',
+}
+
+
+# What the composite constraints must be named: after all their columns.
+CONSTRAINTS = {
+    "sqlalchemy": (
+        "uq_projects_team_id_name",
+        "uq_projects_team_id_slug",
+        "fk_projects_team_id_teams",
+    ),
+    "sqlmodel": (
+        "uq_projects_owner_id_name",
+        "uq_projects_owner_id_slug",
+        "fk_projects_owner_id_users",
+    ),
+}
+
+
+def add_model(project: Path, orm: str) -> None:
+    """What the rendered README says: a model module, imported in models/__init__.py."""
+    package = project / "src" / "my_service"
+    (package / "models" / "project.py").write_text(PROJECT_MODEL[orm])
+    init = package / "models" / "__init__.py"
+    text = init.read_text()
+    anchor = "from sqlalchemy import MetaData\n"
+    line = "from my_service.models.project import Project  # noqa: F401\n"
+    init.write_text(text.replace(anchor, anchor + line, 1))
+
+
+def git(project: Path, *args: str) -> None:
+    identity = ["-c", "user.name=User", "-c", "user.email=user@example.com"]
+    proc = run(["git", *identity, *args], project)
+    assert proc.returncode == 0, output(proc)
+
+
+@pytest.mark.parametrize(
+    ("answers", "orm"),
+    [
+        pytest.param([], "sqlalchemy", id="default", marks=pytest.mark.xdist_group("readme-a")),
+        pytest.param(
+            ["--data", "with_models=true", "--data", "orm=sqlmodel"],
+            "sqlmodel",
+            id="sqlmodel-models",
+            marks=pytest.mark.xdist_group("readme-b"),
+        ),
+    ],
+)
+def test_readme_commands(user: User, template: Path, answers: list[str], orm: str) -> None:
+    # Template README: scaffold (and run, below) from a fresh clone.
+    user.run(template, "new", "../my-service", *answers)
+    project = template.parent / "my-service"
+    assert (project / "tasks.py").is_file()
+    with_models = bool(answers)
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "rendered")
+
+    port = free_port()
+    data_dir = project / ".data" / "postgres"
+    with user.dev(project, port) as dev:
+        url = user.run(project, "db-url").stdout.strip()
+        assert url.startswith("postgresql://"), url
+        assert str(data_dir) in url
+        if with_models:
+            first = user.run(project, "seed").stdout
+            assert "seed.user@example.com created" in first, first
+            assert "5 created" in first, first
+            again = user.run(project, "seed").stdout
+            assert "seed.user@example.com found" in again, again
+            assert "0 created, 5 updated" in again, again
+        query = user.run(project, "psql", "-At", "-c", "SELECT count(*) FROM alembic_version")
+        assert query.stdout.strip() == "1", output(query)
+
+        # A new model with a foreign key and two composite unique constraints.
+        add_model(project, orm)
+        made = user.run(project, "revision", "-m", "add projects")
+        written = sorted((project / "src/my_service/migrations/versions").glob("*_add_projects.py"))
+        assert len(written) == 1, output(made)
+        script = written[0].read_text()
+        for name in CONSTRAINTS[orm]:
+            assert name in script, script
+        if orm == "sqlmodel":
+            assert "import sqlmodel.sql.sqltypes" in script, script
+        user.run(project, "migrate")
+        stopped = ctrl_c(dev)
+        assert "Finished server process" in stopped, stopped
+    assert postgres_processes(data_dir) == []
+
+    # The new revision lints (ruff, mypy --strict), and the suite passes: the migrations
+    # round-trip (down to base and up) and `alembic check` finds no drift.
+    user.run(project, "lint")
+    tests = user.run(project, "test")
+    assert " passed" in tests.stdout, output(tests)
+
+    # kill -9 of dev leaves the server running; the next dev takes it over, and Ctrl-C
+    # then stops it.
+    with user.dev(project, port) as killed:
+        os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+    assert postgres_processes(data_dir) != []
+    with user.dev(project, port) as dev:
+        ctrl_c(dev)
+    assert postgres_processes(data_dir) == []
+
+    # Updating from the template: nothing to merge at the same version, and no conflict.
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "projects")
+    updated = user.run(project, "update")
+    assert "update: no conflicts" in updated.stdout, output(updated)
+
+
+def test_scaffold_without_a_clone(user: User, template: Path) -> None:
+    """The README's alternative: Copier in a venv, from the template's URL (here a path)."""
+    work = template.parent
+    venv = subprocess.run(
+        [str(user.python), "-m", "venv", ".copier"], cwd=work, env=user.env, check=False
+    )
+    assert venv.returncode == 0
+    pip = [str(work / ".copier/bin/pip"), "install", "-q", "copier", "copier-template-extensions"]
+    assert subprocess.run(pip, cwd=work, env=user.env, check=False).returncode == 0
+    copier = [str(work / ".copier/bin/copier"), "copy", "--trust", "--defaults"]
+    proc = subprocess.run(
+        [*copier, str(template), "my-service"],
+        cwd=work,
+        env=user.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, output(proc)
+    project = work / "my-service"
+    with user.dev(project, free_port()) as dev:
+        ctrl_c(dev)
