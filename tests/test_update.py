@@ -1,21 +1,29 @@
-"""``copier update`` from the first release keeps users' work, and can switch answers."""
+"""``python3 tasks.py update`` from every release keeps users' work, reports conflicts, and can
+switch answers.
+
+Releases are the tags ``tasks.py release`` creates from CHANGELOG.md, in a temporary clone
+(tags need not travel with the clone CI tests). Each project runs its own README command,
+``python3 tasks.py update``, to this repository's HEAD.
+"""
 
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from copier import run_copy, run_update
+from copier import run_copy
 
+from tasks import releases
 from tests.conftest import NESTED_PYTEST, ROOT, output, project_env, run
 from tests.variants import BASE
 
-# The first release (issues 2 and 3): what projects in the wild were rendered from.
-BASELINE = "83d67aec2260c6a06e8362a9c6808a4aa02a2e39"
+VERSIONS = [version for version, _commit in releases()]
+OLDEST = VERSIONS[-1]
 PKG = Path("src/my_service")
 CONFLICT = re.compile(r"^(<<<<<<<|>>>>>>>)", re.MULTILINE)
 
@@ -80,10 +88,22 @@ def git(project: Path, *args: str) -> None:
     assert proc.returncode == 0, output(proc)
 
 
-def render(destination: Path, ref: str, **answers: Any) -> Path:
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository with its release tags (``python3 tasks.py release``)."""
+    clone = tmp_path_factory.mktemp("template") / "copier-fastapi-postgres"
+    git(clone.parent, "clone", "-q", str(ROOT), str(clone))
+    proc = run([sys.executable, "tasks.py", "release"], clone)
+    assert proc.returncode == 0, output(proc)
+    tags = run(["git", "tag"], clone).stdout.split()
+    assert sorted(tags) == sorted(f"v{version}" for version in VERSIONS), tags
+    return clone
+
+
+def render(template: Path, destination: Path, ref: str, **answers: Any) -> Path:
     """Render the template at ``ref`` and commit it, as a user starting a project does."""
     run_copy(
-        str(ROOT),
+        str(template),
         str(destination),
         data={**BASE, **answers},
         defaults=True,
@@ -140,17 +160,9 @@ def make_user_edits(project: Path) -> dict[Path, str]:
     }
 
 
-def update(project: Path, **answers: Any) -> None:
-    run_update(
-        str(project),
-        data=answers,
-        defaults=True,
-        overwrite=True,
-        unsafe=True,
-        quiet=True,
-        vcs_ref="HEAD",
-        skip_answered=True,
-    )
+def update(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """The rendered README's command, to the template's HEAD (newer than its last tag)."""
+    return run([sys.executable, "tasks.py", "update", *arguments, "--vcs-ref", "HEAD"], project)
 
 
 def files(project: Path) -> dict[Path, str]:
@@ -180,17 +192,28 @@ def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mypy-cache-update")
 
 
-pytestmark = pytest.mark.xdist_group("update")
+def release_params() -> list[object]:
+    return [
+        pytest.param(v, id=f"v{v}", marks=pytest.mark.xdist_group(f"update-{v}")) for v in VERSIONS
+    ]
 
 
+@pytest.mark.parametrize("version", release_params())
 def test_update_keeps_user_edits(
-    tmp_path: Path, mypy_cache: Path, database_for: Callable[[str], str]
+    version: str,
+    template: Path,
+    tmp_path: Path,
+    mypy_cache: Path,
+    database_for: Callable[[str], str],
 ) -> None:
-    project = render(tmp_path / "project", BASELINE)
+    project = render(template, tmp_path / "project", f"v{version}")
+    assert f"_commit: v{version}" in (project / ".copier-answers.yml").read_text()
     edits = make_user_edits(project)
     untouched_before = {p: t for p, t in files(project).items() if p not in edits}
 
-    update(project)
+    proc = update(project)
+    assert proc.returncode == 0, output(proc)
+    assert "update: no conflicts" in proc.stdout, output(proc)
 
     after = files(project)
     conflicted = [str(p) for p, text in after.items() if CONFLICT.search(text)]
@@ -199,7 +222,7 @@ def test_update_keeps_user_edits(
     for path, marker in edits.items():
         assert marker in after[path], f"user edit lost in {path}"
     # Files the user never touched are exactly what the template renders today.
-    fresh = files(render(tmp_path / "fresh", "HEAD"))
+    fresh = files(render(template, tmp_path / "fresh", "HEAD"))
     for path in untouched_before:
         if path.name == ".copier-answers.yml" or (
             path in fresh and path == PKG / "models/__init__.py"
@@ -208,15 +231,40 @@ def test_update_keeps_user_edits(
         if path in fresh:
             assert after[path] == fresh[path], f"{path} differs from a fresh render"
     assert set(fresh) - set(after) == set(), "files the new version adds are missing"
-    checks_pass(project, mypy_cache, database_for("update_edits"))
+    checks_pass(project, mypy_cache, database_for(f"update_edits_{version}"))
 
 
+@pytest.mark.xdist_group("update-conflict")
+def test_update_reports_conflicts(template: Path, tmp_path: Path) -> None:
+    """A line the user and the template both changed: named, unmerged, exit status 1."""
+    project = render(template, tmp_path / "project", f"v{OLDEST}")
+    base = project / PKG / "db/base.py"
+    edit(
+        base,
+        '"uq": "uq_%(table_name)s_%(column_0_name)s"',
+        '"uq": "%(table_name)s_%(column_0_name)s_key"',
+    )
+    git(project, "commit", "-qam", "our own unique-constraint names")
+
+    proc = update(project)
+    assert proc.returncode == 1, output(proc)
+    assert "conflicts to resolve in:\n  src/my_service/db/base.py" in proc.stderr, output(proc)
+    unmerged = run(["git", "ls-files", "--unmerged"], project).stdout
+    assert "src/my_service/db/base.py" in unmerged, unmerged
+    assert "<<<<<<< before updating" in base.read_text()
+
+
+@pytest.mark.xdist_group("update-switch")
 def test_update_switches_answers(
-    tmp_path: Path, mypy_cache: Path, database_for: Callable[[str], str]
+    template: Path, tmp_path: Path, mypy_cache: Path, database_for: Callable[[str], str]
 ) -> None:
-    """local -> neon and no models -> SQLModel models, in one update."""
-    project = render(tmp_path / "project", BASELINE)
-    update(project, provider="neon", with_models=True, orm="sqlmodel")
+    """local -> neon and no models -> SQLModel models, in one update from the oldest release."""
+    project = render(template, tmp_path / "project", f"v{OLDEST}")
+    proc = update(
+        project, "--data", "provider=neon", "--data", "with_models=true", "--data", "orm=sqlmodel"
+    )
+    assert proc.returncode == 0, output(proc)
+    assert "new migrations 0002_users_and_tasks.py: run python3 tasks.py migrate" in proc.stdout
     answers = (project / ".copier-answers.yml").read_text()
     assert "provider: neon" in answers
     assert "orm: sqlmodel" in answers
