@@ -239,10 +239,9 @@ def add_model(project: Path, orm: str) -> None:
     package = project / "src" / "my_service"
     (package / "models" / "project.py").write_text(PROJECT_MODEL[orm])
     init = package / "models" / "__init__.py"
-    text = init.read_text()
-    anchor = "from sqlalchemy import MetaData\n"
     line = "from my_service.models.project import Project  # noqa: F401\n"
-    init.write_text(text.replace(anchor, anchor + line, 1))
+    anchor = "\n# Alembic compares"  # the end of the imports
+    init.write_text(init.read_text().replace(anchor, line + anchor, 1))
 
 
 def git(project: Path, *args: str) -> None:
@@ -290,6 +289,7 @@ def test_readme_commands(user: User, template: Path, answers: list[str], orm: st
 
         # A new model with a foreign key and two composite unique constraints.
         add_model(project, orm)
+        user.run(project, "format")
         made = user.run(project, "revision", "-m", "add projects")
         written = sorted((project / "src/my_service/migrations/versions").glob("*_add_projects.py"))
         assert len(written) == 1, output(made)

@@ -2,8 +2,9 @@
 switch answers.
 
 Releases are the tags ``tasks.py release`` creates from CHANGELOG.md, in a temporary clone
-(tags need not travel with the clone CI tests). Each project runs its own README command,
-``python3 tasks.py update``, to this repository's HEAD.
+(tags need not travel with the clone CI tests). Each project updates to this repository's
+HEAD the way its own README says: ``python3 tasks.py update`` from 0.3.0 on, ``copier
+update`` before (those projects' tasks.py has no ``update`` yet).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from copier import run_copy
+from copier import run_copy, run_update
 
 from tasks import releases
 from tests.conftest import NESTED_PYTEST, ROOT, output, project_env, run
 from tests.variants import BASE
 
 VERSIONS = [version for version, _commit in releases()]
-OLDEST = VERSIONS[-1]
+NEWEST = VERSIONS[0]
 PKG = Path("src/my_service")
 CONFLICT = re.compile(r"^(<<<<<<<|>>>>>>>)", re.MULTILINE)
 
@@ -88,16 +89,20 @@ def git(project: Path, *args: str) -> None:
     assert proc.returncode == 0, output(proc)
 
 
+def clone_with_releases(destination: Path) -> Path:
+    """A clone of this repository with its release tags (``python3 tasks.py release``)."""
+    git(destination.parent, "clone", "-q", str(ROOT), str(destination))
+    proc = run([sys.executable, "tasks.py", "release"], destination)
+    assert proc.returncode == 0, output(proc)
+    tags = run(["git", "tag"], destination).stdout.split()
+    assert sorted(tags) == sorted(f"v{version}" for version in VERSIONS), tags
+    return destination
+
+
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clone of this repository with its release tags (``python3 tasks.py release``)."""
-    clone = tmp_path_factory.mktemp("template") / "copier-fastapi-postgres"
-    git(clone.parent, "clone", "-q", str(ROOT), str(clone))
-    proc = run([sys.executable, "tasks.py", "release"], clone)
-    assert proc.returncode == 0, output(proc)
-    tags = run(["git", "tag"], clone).stdout.split()
-    assert sorted(tags) == sorted(f"v{version}" for version in VERSIONS), tags
-    return clone
+    """One tagged clone for the tests that do not change the template."""
+    return clone_with_releases(tmp_path_factory.mktemp("template") / "copier-fastapi-postgres")
 
 
 def render(template: Path, destination: Path, ref: str, **answers: Any) -> Path:
@@ -165,6 +170,24 @@ def update(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     return run([sys.executable, "tasks.py", "update", *arguments, "--vcs-ref", "HEAD"], project)
 
 
+def update_as_its_readme_says(project: Path) -> None:
+    """``python3 tasks.py update`` where the project has it, else ``copier update``."""
+    if '"update":' in (project / "tasks.py").read_text():
+        proc = update(project)
+        assert proc.returncode == 0, output(proc)
+        assert "update: no conflicts" in proc.stdout, output(proc)
+        return
+    run_update(
+        str(project),
+        defaults=True,
+        overwrite=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref="HEAD",
+        skip_answered=True,
+    )
+
+
 def files(project: Path) -> dict[Path, str]:
     skip = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
     return {
@@ -211,9 +234,7 @@ def test_update_keeps_user_edits(
     edits = make_user_edits(project)
     untouched_before = {p: t for p, t in files(project).items() if p not in edits}
 
-    proc = update(project)
-    assert proc.returncode == 0, output(proc)
-    assert "update: no conflicts" in proc.stdout, output(proc)
+    update_as_its_readme_says(project)
 
     after = files(project)
     conflicted = [str(p) for p, text in after.items() if CONFLICT.search(text)]
@@ -235,20 +256,21 @@ def test_update_keeps_user_edits(
 
 
 @pytest.mark.xdist_group("update-conflict")
-def test_update_reports_conflicts(template: Path, tmp_path: Path) -> None:
-    """A line the user and the template both changed: named, unmerged, exit status 1."""
-    project = render(template, tmp_path / "project", f"v{OLDEST}")
+def test_update_reports_conflicts(tmp_path: Path) -> None:
+    """A line the user and a newer template both changed: named, unmerged, exit status 1."""
+    template = clone_with_releases(tmp_path / "copier-fastapi-postgres")
+    project = render(template, tmp_path / "project", f"v{NEWEST}")
+    line = '"uq": "uq_%(table_name)s_%(column_0_N_name)s"'
+    # The template's next change, and the user's own, to the same line.
+    edit(template / "template/src/{{ package_name }}/db/base.py", line, line.replace("uq_", "uk_"))
+    git(template, "commit", "-qam", "template: unique constraints named uk_")
     base = project / PKG / "db/base.py"
-    edit(
-        base,
-        '"uq": "uq_%(table_name)s_%(column_0_name)s"',
-        '"uq": "%(table_name)s_%(column_0_name)s_key"',
-    )
+    edit(base, line, line.replace('s"', 's_key"'))
     git(project, "commit", "-qam", "our own unique-constraint names")
 
     proc = update(project)
     assert proc.returncode == 1, output(proc)
-    assert "conflicts to resolve in:\n  src/my_service/db/base.py" in proc.stderr, output(proc)
+    assert "conflicts to resolve in:\n  src/my_service/db/base.py\n" in proc.stderr, output(proc)
     unmerged = run(["git", "ls-files", "--unmerged"], project).stdout
     assert "src/my_service/db/base.py" in unmerged, unmerged
     assert "<<<<<<< before updating" in base.read_text()
@@ -258,8 +280,8 @@ def test_update_reports_conflicts(template: Path, tmp_path: Path) -> None:
 def test_update_switches_answers(
     template: Path, tmp_path: Path, mypy_cache: Path, database_for: Callable[[str], str]
 ) -> None:
-    """local -> neon and no models -> SQLModel models, in one update from the oldest release."""
-    project = render(template, tmp_path / "project", f"v{OLDEST}")
+    """local -> neon and no models -> SQLModel models, in one update."""
+    project = render(template, tmp_path / "project", f"v{NEWEST}")
     proc = update(
         project, "--data", "provider=neon", "--data", "with_models=true", "--data", "orm=sqlmodel"
     )
