@@ -301,7 +301,8 @@ def test_readme_commands(user: User, template: Path, answers: list[str], orm: st
         user.run(project, "migrate")
         stopped = ctrl_c(dev)
         assert "Finished server process" in stopped, stopped
-    assert postgres_processes(data_dir) == []
+    handles = (data_dir / ".handle_pids.json").read_text()
+    assert postgres_processes(data_dir) == [], f"handles {handles}\n{stopped}"
 
     # The new revision lints (ruff, mypy --strict), and the suite passes: the migrations
     # round-trip (down to base and up) and `alembic check` finds no drift.

