@@ -15,8 +15,8 @@ import shutil
 import signal
 import threading
 import warnings
+from contextlib import suppress
 from pathlib import Path
-
 
 # The wheel keeps its lock in XDG_RUNTIME_DIR, or /tmp when that is unset (containers, CI):
 # fine, and no reason for a warning on every command.
@@ -31,12 +31,16 @@ HANDLES = ".handle_pids.json"
 
 
 def _alive(pid: int) -> bool:
+    """True for a running process; False for a dead one, or a zombie not yet reaped."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, as another user
         return True
+    stat = Path(f"/proc/{pid}/stat")  # Linux: the state follows the parenthesised name
+    with suppress(OSError):
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 
