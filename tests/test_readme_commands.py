@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, output, run
+from tests.conftest import ROOT, output, own_temproot, run
 from tests.emulation import free_port
 
 DEBIAN_PYTHON = Path("/usr/bin/python3")
@@ -44,8 +44,13 @@ def pep668_python() -> Path:
     return DEBIAN_PYTHON
 
 
-def user_environment(python: Path) -> dict[str, str]:
-    """A newcomer's environment: PATH without uv, nothing of this test run's."""
+def user_environment(python: Path, scratch: Path) -> dict[str, str]:
+    """A newcomer's environment: PATH without uv, nothing of this test run's.
+
+    One thing is added: nested pytest runs (``tasks.py test``) get a temp root of their own
+    (``own_temproot``), or they would reset this run's to mode 0700 and lock the embedded
+    server's system user out of the project's files.
+    """
     path = [
         entry
         for entry in os.environ["PATH"].split(os.pathsep)
@@ -54,7 +59,7 @@ def user_environment(python: Path) -> dict[str, str]:
     path.insert(0, str(python.parent))
     skip = ("UV_", "VIRTUAL_ENV", "PYTHON", "DATABASE_", "TEST_DATABASE", "PYTEST")
     env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
-    return {**env, "PATH": os.pathsep.join(path)}
+    return {**env, "PATH": os.pathsep.join(path), **own_temproot(scratch)}
 
 
 @dataclass
@@ -100,6 +105,8 @@ class User:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 def wait_ready(port: int, proc: subprocess.Popen[str], timeout: float = 300) -> None:
@@ -139,8 +146,8 @@ def postgres_processes(data_dir: Path) -> list[int]:
     return found
 
 
-@pytest.fixture(scope="module")
-def user() -> User:
+@pytest.fixture
+def user(tmp_path: Path) -> User:
     python = pep668_python()
     refused = subprocess.run(
         [str(python), "-m", "pip", "install", "--user", "uv"],
@@ -151,7 +158,7 @@ def user() -> User:
     # What the old README told users to do: refused on such a Python.
     assert refused.returncode != 0
     assert "externally-managed-environment" in refused.stdout + refused.stderr
-    return User(python, user_environment(python))
+    return User(python, user_environment(python, tmp_path / "scratch"))
 
 
 @pytest.fixture
