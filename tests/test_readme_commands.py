@@ -10,6 +10,7 @@ model through ``revision``, ``migrate``, ``lint`` and ``test``; Ctrl-C, and the
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -274,7 +275,6 @@ def test_readme_commands(user: User, template: Path, answers: list[str], orm: st
     user.run(template, "new", "../my-service", *answers)
     project = template.parent / "my-service"
     assert (project / "tasks.py").is_file()
-    with_models = bool(answers)
     git(project, "init", "-q")
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "rendered")
@@ -282,30 +282,7 @@ def test_readme_commands(user: User, template: Path, answers: list[str], orm: st
     port = free_port()
     data_dir = project / ".data" / "postgres"
     with user.dev(project, port) as dev:
-        url = user.run(project, "db-url").stdout.strip()
-        assert url.startswith("postgresql://postgres"), url
-        if with_models:
-            first = user.run(project, "seed").stdout
-            assert "seed.user@example.com created" in first, first
-            assert "5 created" in first, first
-            again = user.run(project, "seed").stdout
-            assert "seed.user@example.com found" in again, again
-            assert "0 created, 5 updated" in again, again
-        query = user.run(project, "psql", "-At", "-c", "SELECT count(*) FROM alembic_version")
-        assert query.stdout.strip() == "1", output(query)
-
-        # A new model with a foreign key and two composite unique constraints.
-        add_model(project, orm)
-        user.run(project, "format")
-        made = user.run(project, "revision", "-m", "add projects")
-        written = sorted((project / "src/my_service/migrations/versions").glob("*_add_projects.py"))
-        assert len(written) == 1, output(made)
-        script = written[0].read_text()
-        for name in CONSTRAINTS[orm]:
-            assert name in script, script
-        if orm == "sqlmodel":
-            assert "import sqlmodel.sql.sqltypes" in script, script
-        user.run(project, "migrate")
+        while_dev_runs(user, project, orm, with_models=bool(answers))
         stopped = ctrl_c(dev)
         assert "Finished server process" in stopped, stopped
     handles = (data_dir / ".handle_pids.json").read_text()
@@ -314,8 +291,10 @@ def test_readme_commands(user: User, template: Path, answers: list[str], orm: st
     # The new revision lints (ruff, mypy --strict), and the suite passes: the migrations
     # round-trip (down to base and up) and `alembic check` finds no drift.
     user.run(project, "lint")
-    tests = user.run(project, "test")
-    assert " passed" in tests.stdout, output(tests)
+    quick = user.run(project, "test", "--", "-k", "migrations")
+    assert re.search(r"\d+ passed, \d+ deselected", quick.stdout), output(quick)
+    tests = user.run(project, "check")  # lint, then the whole suite
+    assert re.search(r"\d+ passed", tests.stdout), output(tests)
 
     # kill -9 of dev leaves the server running; the next dev takes it over, and Ctrl-C
     # then stops it.
@@ -332,6 +311,34 @@ def test_readme_commands(user: User, template: Path, answers: list[str], orm: st
     git(project, "commit", "-q", "-m", "projects")
     updated = user.run(project, "update")
     assert "update: no conflicts" in updated.stdout, output(updated)
+
+
+def while_dev_runs(user: User, project: Path, orm: str, *, with_models: bool) -> None:
+    """db-url, seed twice, psql; a new model through format, revision and migrate."""
+    url = user.run(project, "db-url").stdout.strip()
+    assert url.startswith("postgresql://postgres"), url
+    if with_models:
+        first = user.run(project, "seed").stdout
+        assert "seed.user@example.com created" in first, first
+        assert "5 created" in first, first
+        again = user.run(project, "seed").stdout
+        assert "seed.user@example.com found" in again, again
+        assert "0 created, 5 updated" in again, again
+    query = user.run(project, "psql", "-At", "-c", "SELECT count(*) FROM alembic_version")
+    assert query.stdout.strip() == "1", output(query)
+
+    # A new model with a foreign key and two composite unique constraints.
+    add_model(project, orm)
+    user.run(project, "format")
+    made = user.run(project, "revision", "-m", "add projects")
+    written = sorted((project / "src/my_service/migrations/versions").glob("*_add_projects.py"))
+    assert len(written) == 1, output(made)
+    script = written[0].read_text()
+    for name in CONSTRAINTS[orm]:
+        assert name in script, script
+    if orm == "sqlmodel":
+        assert "import sqlmodel.sql.sqltypes" in script, script
+    user.run(project, "migrate")
 
 
 def test_scaffold_without_a_clone(user: User, template: Path) -> None:

@@ -32,8 +32,13 @@ def log_config(level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"probes": {"()": QuietProbes}},
-        "formatters": {"plain": {"format": "%(levelname)s %(name)s: %(message)s"}},
+        # One nested dict a line: two closing braces together would read as leftover Jinja.
+        "filters": {
+            "probes": {"()": QuietProbes},
+        },
+        "formatters": {
+            "plain": {"format": "%(levelname)s %(name)s: %(message)s"},
+        },
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
