@@ -2,6 +2,9 @@
 
 - the database cannot be reached, or the pool is exhausted: 503
 - a constraint is violated (also at COMMIT): 409
+- the database refuses a value (SQLSTATE class 22: out of range, bad encoding, ...): 422,
+  in the same body as any other invalid input; the schemas should have refused it first
+- a method the path does not have: 405 with ``Allow`` listing every method it has
 - anything else: 500 with a generic body (the traceback goes to the log, not the client)
 """
 
@@ -10,9 +13,12 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
 
@@ -50,17 +56,54 @@ async def integrity_error(request: Request, _exc: Exception) -> JSONResponse:
 UNAVAILABLE_SQLSTATES = ("08", "28", "53300", "57P01", "57P02", "57P03")
 
 
+def sqlstate(exc: DBAPIError) -> str:
+    """The SQLSTATE of a driver error ("" when it has none)."""
+    return str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+
+
 def is_unavailable(exc: DBAPIError) -> bool:
     """True for a lost connection or a SQLSTATE in ``UNAVAILABLE_SQLSTATES``."""
-    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return exc.connection_invalidated or str(sqlstate or "").startswith(UNAVAILABLE_SQLSTATES)
+    return exc.connection_invalidated or sqlstate(exc).startswith(UNAVAILABLE_SQLSTATES)
 
 
 async def dbapi_error(request: Request, exc: Exception) -> JSONResponse:
-    """Connection trouble is a 503; any other driver error a 500 without internals."""
+    """Connection trouble is a 503, a refused value a 422; anything else a 500."""
     if isinstance(exc, DBAPIError) and is_unavailable(exc):
         return await database_unavailable(request, exc)
+    if isinstance(exc, DBAPIError) and sqlstate(exc).startswith("22"):
+        logger.info("%s %s: data exception %s", request.method, request.url.path, sqlstate(exc))
+        problem = {"loc": ["body"], "type": "value_error", "msg": "value refused by the database"}
+        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": [problem]}))
     return await unexpected_error(request, exc)
+
+
+def _matches(template: str, path: str) -> bool:
+    """``/users/{user_id}`` matches ``/users/42``: segment by segment, a ``{...}`` any one."""
+    want, got = template.strip("/").split("/"), path.strip("/").split("/")
+    return len(want) == len(got) and all(
+        w == g or (w.startswith("{") and bool(g)) for w, g in zip(want, got, strict=True)
+    )
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI document has for ``path`` (HEAD with GET, as Starlette does)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        if _matches(template, path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    """405 whose ``Allow`` lists every method of the path: FastAPI's names one route's only
+    (``GET /users/{id}`` and ``PATCH /users/{id}`` are two routes)."""
+    if not isinstance(exc, HTTPException):  # registered for 405 only
+        return await unexpected_error(request, exc)
+    path = request.url.path.removeprefix(request.scope.get("root_path", ""))
+    exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed_methods(request.app, path))}
+    return await http_exception_handler(request, exc)
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -78,3 +121,4 @@ def install_error_handlers(app: FastAPI) -> None:
         app.add_exception_handler(error, database_unavailable)
     app.add_exception_handler(DBAPIError, dbapi_error)
     app.add_exception_handler(Exception, unexpected_error)
+    app.add_exception_handler(405, method_not_allowed)

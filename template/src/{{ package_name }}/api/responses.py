@@ -1,0 +1,27 @@
+"""Every status an endpoint can answer besides its success, for the OpenAPI document.
+
+A client generated from the document, and the fuzz test, see each error with its body.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class Problem(BaseModel):
+    """An error, in words."""
+
+    detail: str
+
+
+DESCRIPTIONS = {
+    400: "The body could not be read (not UTF-8, say)",
+    404: "No such resource",
+    409: "Conflicts with data already stored; nothing was saved",
+    503: "The database is unavailable; retry after Retry-After seconds",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: these statuses, each with a ``Problem`` body."""
+    return {status: {"model": Problem, "description": DESCRIPTIONS[status]} for status in statuses}
