@@ -58,7 +58,7 @@ def new(arguments: list[str]) -> None:
 
 def main(argv: list[str]) -> None:
     """Run the named targets; arguments after ``--`` go to pytest (or bench/run.py)."""
-    argv, extra = bootstrap.parse(argv, TARGETS)
+    argv, extra = bootstrap.parse(argv, TARGETS, with_arguments=frozenset({"new"}))
     if argv == ["new"]:
         new(extra)
         return

@@ -121,18 +121,20 @@ TARGETS = {
     "update": "update [--data KEY=VALUE ...]: copier update, then report conflicts",
 }
 # Targets that take the rest of the command line as their arguments.
-WITH_ARGUMENTS = frozenset({"revision", "psql", "update", "new"})
+WITH_ARGUMENTS = frozenset({"revision", "psql", "update"})
 # Targets that are commands of the package's CLI (python -m PACKAGE NAME ...).
 CLI = frozenset({"dev", "migrate", "revision", "seed", "psql", "db-url"})
 
 
-def parse(argv: list[str], targets: dict[str, str]) -> tuple[list[str], list[str]]:
+def parse(
+    argv: list[str], targets: dict[str, str], with_arguments: frozenset[str] = WITH_ARGUMENTS
+) -> tuple[list[str], list[str]]:
     """Split ``argv`` into targets and their arguments; usage on a bad target.
 
-    ``revision``, ``psql`` and ``update`` take the rest of the line; other targets can be
-    chained (``migrate check``) with arguments for the tool after ``--``.
+    Targets in ``with_arguments`` take the rest of the line; others can be chained
+    (``migrate check``) with arguments for the tool after ``--``.
     """
-    if argv and argv[0] in targets and argv[0] in WITH_ARGUMENTS:
+    if argv and argv[0] in targets and argv[0] in with_arguments:
         return argv[:1], argv[1:]
     extra: list[str] = []
     if "--" in argv:
