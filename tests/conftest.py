@@ -44,6 +44,12 @@ def output(proc: subprocess.CompletedProcess[str]) -> str:
     return f"$ {' '.join(map(str, proc.args))}\n{proc.stdout}\n{proc.stderr}"
 
 
+def git(cwd: Path, *args: str) -> None:
+    """``git ARGS`` in ``cwd`` as a user with an identity (commits need one); must succeed."""
+    proc = run(["git", "-c", "user.name=User", "-c", "user.email=user@example.com", *args], cwd)
+    assert proc.returncode == 0, output(proc)
+
+
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A URL of the run's one embedded server (started by the first worker that asks)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, output, own_temproot, run
+from tests.conftest import ROOT, git, output, own_temproot
 from tests.emulation import free_port
 
 DEBIAN_PYTHON = Path("/usr/bin/python3")
@@ -166,8 +166,7 @@ def user(tmp_path: Path) -> User:
 def template(tmp_path: Path) -> Path:
     """A fresh clone of this repository (committed work only, no tags)."""
     clone = tmp_path / "copier-fastapi-postgres"
-    proc = run(["git", "clone", "-q", str(ROOT), str(clone)], tmp_path)
-    assert proc.returncode == 0, output(proc)
+    git(tmp_path, "clone", "-q", str(ROOT), str(clone))
     return clone
 
 
@@ -250,12 +249,6 @@ def add_model(project: Path, orm: str) -> None:
     line = "from my_service.models.project import Project  # noqa: F401\n"
     anchor = "\n# Alembic compares"  # the end of the imports
     init.write_text(init.read_text().replace(anchor, line + anchor, 1))
-
-
-def git(project: Path, *args: str) -> None:
-    identity = ["-c", "user.name=User", "-c", "user.email=user@example.com"]
-    proc = run(["git", *identity, *args], project)
-    assert proc.returncode == 0, output(proc)
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ import pytest
 from copier import run_copy, run_update
 
 from tasks import releases
-from tests.conftest import NESTED_PYTEST, ROOT, output, project_env, run
+from tests.conftest import NESTED_PYTEST, ROOT, git, output, project_env, run
 from tests.variants import BASE
 
 VERSIONS = [version for version, _commit in releases()]
@@ -82,11 +82,6 @@ def downgrade() -> None:
     """Drop the notes table."""
     op.drop_table("notes")
 '''
-
-
-def git(project: Path, *args: str) -> None:
-    proc = run(["git", "-c", "user.name=User", "-c", "user.email=user@example.com", *args], project)
-    assert proc.returncode == 0, output(proc)
 
 
 def clone_with_releases(destination: Path) -> Path:
