@@ -25,8 +25,13 @@ import pytest
 PASSWORD = "emulated-S3cret"
 
 
-def require(tool: str, path: str | None) -> str:
-    """The tool's path; skip without it (fail under CI=true, where .ci/run installs it)."""
+def require(tool: str, path: str | None = None) -> str:
+    """The tool's path; skip without it (fail under CI=true, where .ci/run installs it).
+
+    Without ``path``, the tool is looked for on PATH and in /usr/sbin and /sbin, where
+    Debian puts runuser and pgbouncer and which a non-login shell's PATH may lack.
+    """
+    path = path or shutil.which(tool, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
     if path:
         return path
     message = f"{tool} is not installed (apt-get install {tool})"
@@ -43,10 +48,16 @@ def free_port() -> int:
     return port
 
 
+def service_user(args: list[str]) -> list[str]:
+    """``args`` run as ``postgres`` when we are root (PostgreSQL and PgBouncer refuse root)."""
+    if os.geteuid() != 0:
+        return args
+    return [require("runuser"), "-u", "postgres", "--", *args]
+
+
 def as_service_user(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    """Run ``args`` as ``postgres`` when we are root (PostgreSQL and PgBouncer refuse root)."""
-    if os.geteuid() == 0:
-        args = ["runuser", "-u", "postgres", "--", *args]
+    """Run ``args`` as the service user, capturing its output; must succeed."""
+    args = service_user(args)
     return subprocess.run(args, capture_output=True, text=True, check=True, **kwargs)  # type: ignore[call-overload, no-any-return]
 
 
@@ -84,7 +95,7 @@ def start_tls_postgres(directory: Path) -> TlsPostgres:
     """initdb, a self-signed certificate, TLS-only pg_hba, start, create role and database."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
     bindir = Path(require("postgresql", found[-1] if found else None)).parent
-    openssl = require("openssl", shutil.which("openssl"))
+    openssl = require("openssl")
     directory.mkdir(parents=True, exist_ok=True)
     hand_over(directory)
     data = directory / "data"
@@ -175,7 +186,7 @@ def start_pgbouncer(directory: Path, server: TlsPostgres) -> PgBouncer:
     test leaves named statements behind on purpose).
     """
     port = free_port()
-    binary = require("pgbouncer", shutil.which("pgbouncer"))
+    binary = require("pgbouncer")
     directory.mkdir(parents=True, exist_ok=True)
     hand_over(directory)
     config = directory / "pgbouncer.ini"
@@ -196,10 +207,7 @@ def start_pgbouncer(directory: Path, server: TlsPostgres) -> PgBouncer:
         f"logfile = {directory / 'pgbouncer.log'}\n"
     )
     config.chmod(0o644)
-    args = [binary, str(config)]
-    if os.geteuid() == 0:
-        args = ["runuser", "-u", "postgres", "--", *args]
-    process = subprocess.Popen(args)
+    process = subprocess.Popen(service_user([binary, str(config)]))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with socket.socket() as probe:
