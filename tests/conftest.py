@@ -126,3 +126,56 @@ def project_env(project: Path, mypy_cache: Path) -> dict[str, str]:
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         **own_temproot(project),
     }
+
+
+# Test function -> the phase it is reported under (test_variants.py); setup there is mostly
+# rendering (the ``rendered`` fixture), the first time a worker meets a variant.
+PHASES = {
+    "test_no_leftover_jinja": "render checks",
+    "test_expected_files": "render checks",
+    "test_answers_file_has_no_secrets": "render checks",
+    "test_ruff": "ruff",
+    "test_mypy_strict": "mypy",
+    "test_own_tests": "variants' pytest",
+    "test_readme_test_command_from_scratch": "README test command (uv sync)",
+}
+VARIANT_CHECKS = {name for name in PHASES if name != "test_readme_test_command_from_scratch"}
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many variants passed every check, and where the time went (summed over workers)."""
+    from collections import Counter, defaultdict
+
+    seconds: Counter[str] = Counter()
+    passed: defaultdict[str, set[str]] = defaultdict(set)
+    refused = 0
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if not hasattr(report, "when") or not hasattr(report, "duration"):
+                continue
+            path, _, name = report.nodeid.partition("::")
+            function, _, param = name.partition("[")
+            file = Path(path).stem
+            if file == "test_variants":
+                phase = "render" if report.when == "setup" else PHASES.get(function, function)
+                if report.when == "call" and report.passed and function in VARIANT_CHECKS:
+                    passed[param.rstrip("]")].add(function)
+            else:
+                phase = file.removeprefix("test_")
+                refused += function == "test_refused" and report.when == "call" and report.passed
+            seconds[phase] += report.duration
+    if not seconds:
+        return
+    from tests.variants import REFUSED, VARIANTS
+
+    complete = [v.id for v in VARIANTS if passed[v.id] == VARIANT_CHECKS]
+    terminalreporter.write_sep("-", "variants")
+    terminalreporter.write_line(
+        f"{len(complete)} of {len(VARIANTS)} variants rendered and passed every check (no "
+        "leftover Jinja, files present/absent, answers without secrets, ruff check and format, "
+        f"mypy --strict, their own pytest); {refused} of {len(REFUSED)} bad answers refused"
+    )
+    terminalreporter.write_line(
+        "seconds, summed over workers: "
+        + ", ".join(f"{phase} {total:.0f}" for phase, total in seconds.most_common())
+    )

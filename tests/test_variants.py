@@ -92,7 +92,11 @@ def test_own_tests(
     project: Path, variant: Variant, database_for: Callable[[str], str], mypy_cache: Path
 ) -> None:
     """The rendered project's pytest, on its own database of the shared server."""
-    env = {**project_env(project, mypy_cache), "TEST_DATABASE_URL": database_for(variant.id)}
+    env = {
+        **project_env(project, mypy_cache),
+        "TEST_DATABASE_URL": database_for(variant.id),
+        "FUZZ_MAX_EXAMPLES": str(variant.fuzz_examples),
+    }
     proc = run([sys.executable, "-m", "pytest", *NESTED_PYTEST], project, env)
     assert proc.returncode == 0, output(proc)
     assert re.search(r"\d+ passed", proc.stdout), output(proc)

@@ -1,14 +1,23 @@
-"""The table of variants the template is tested with, and of answers it must refuse.
+"""The variants the template is tested with, and the answers it must refuse.
 
-Coverage: every provider; every pooling x models combination (queue/none x no models,
-SQLAlchemy, SQLModel); the risky pairs provider x pooling (a transaction-pooler provider
-with and without an in-process pool), provider x models and orm x models.
+``VARIANTS`` is the product of the answer choices in copier.yml (provider x pooling x
+example models and their ORM), so a new choice is tested without editing this file. Ids
+read as the answers: ``neon-nullpool-sqlmodel``; ``default`` is the one rendered with no
+answers at all. ``PAIRWISE`` names the variants other tests build on (the former pairwise
+table: every provider, every pooling x models pair, the risky provider pairs); they fuzz
+their API at the rendered suite's full depth, the others more shallowly.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+COPIER = yaml.safe_load((Path(__file__).resolve().parent.parent / "copier.yml").read_text())
 
 
 @dataclass(frozen=True)
@@ -20,6 +29,7 @@ class Variant:
     present: tuple[str, ...] = ()
     absent: tuple[str, ...] = ()
     full_sync: bool = False  # run the rendered README's test command with a fresh `uv sync`
+    fuzz_examples: int = 25  # FUZZ_MAX_EXAMPLES for the rendered suite's fuzz test
 
 
 BASE = {"project_name": "My Service"}
@@ -36,52 +46,72 @@ MODELS = (
     "tests/test_api.py",
     "tests/test_models.py",
 )
-SQLALCHEMY = (*MODELS, f"{PKG}/models/columns.py")
-SQLMODEL = (*MODELS, f"{PKG}/models/base.py")
+ORM_FILES = {"sqlalchemy": (f"{PKG}/models/columns.py",), "sqlmodel": (f"{PKG}/models/base.py",)}
 ALWAYS = (
     f"{PKG}/migrations/versions/0001_initial.py",
     ".copier-answers.yml",
     ".github/workflows/ci.yml",
     "tests/test_pool.py",
+    "tests/test_fuzz.py",
 )
-
-
-def variant(
-    id: str, answers: dict[str, Any], present: tuple[str, ...], absent: tuple[str, ...]
-) -> Variant:
-    """A variant whose files present/absent follow from the docker/models answers."""
-    return Variant(id, answers, (*ALWAYS, *present), absent)
-
-
-VARIANTS: tuple[Variant, ...] = (
-    Variant("default", {}, ALWAYS, (*DOCKER, *SQLALCHEMY, *SQLMODEL), full_sync=True),
-    variant("neon-nullpool", {"provider": "neon", "pooling": "none"}, (), (*DOCKER, *MODELS)),
-    variant(
-        "docker-queue-sqlalchemy",
-        {"provider": "docker", "with_models": True},
-        (*DOCKER, *SQLALCHEMY),
-        (f"{PKG}/models/base.py",),
-    ),
-    variant(
-        "supabase-queue-sqlmodel",
-        {"provider": "supabase", "with_models": True, "orm": "sqlmodel"},
-        SQLMODEL,
-        (*DOCKER, f"{PKG}/models/columns.py"),
-    ),
-    variant(
-        "railway-nullpool-sqlalchemy",
-        {"provider": "railway", "pooling": "none", "with_models": True},
-        SQLALCHEMY,
-        DOCKER,
-    ),
-    variant(
+POOLING_IDS = {"queue": "queue", "none": "nullpool"}
+PAIRWISE = frozenset(
+    {
+        "default",
+        "local-nullpool",
+        "neon-nullpool",
         "neon-nullpool-sqlmodel",
-        {"provider": "neon", "pooling": "none", "with_models": True, "orm": "sqlmodel"},
-        SQLMODEL,
-        DOCKER,
-    ),
-    variant("local-nullpool", {"pooling": "none"}, (), (*DOCKER, *MODELS)),
+        "docker-queue-sqlalchemy",
+        "supabase-queue-sqlmodel",
+        "railway-nullpool-sqlalchemy",
+    }
 )
+SHALLOW_FUZZ = 5
+
+
+def choices(question: str) -> list[Any]:
+    """The values a copier.yml question accepts (a bool question: False, True)."""
+    spec = COPIER[question]
+    return list(spec["choices"].values()) if "choices" in spec else [False, True]
+
+
+def defaults() -> dict[str, Any]:
+    """The copier.yml defaults of the questions the product varies."""
+    return {key: COPIER[key]["default"] for key in ("provider", "pooling", "with_models")}
+
+
+def generated(provider: str, pooling: str, orm: str | None) -> Variant:
+    """The variant for one combination; its files follow from the answers."""
+    answers: dict[str, Any] = {"provider": provider, "pooling": pooling, "with_models": bool(orm)}
+    if orm:
+        answers["orm"] = orm
+    is_default = answers == defaults()
+    words = (provider, POOLING_IDS[pooling], orm)
+    name = "default" if is_default else "-".join(word for word in words if word)
+    docker = DOCKER if provider == "docker" else ()
+    models = (*MODELS, *ORM_FILES[orm]) if orm else ()
+    unused = [files for key, files in ORM_FILES.items() if key != orm]
+    return Variant(
+        name,
+        {} if is_default else answers,
+        present=(*ALWAYS, *docker, *models),
+        absent=(
+            *(() if docker else DOCKER),
+            *(() if orm else MODELS),
+            *itertools.chain.from_iterable(unused),
+        ),
+        full_sync=is_default,
+        fuzz_examples=25 if name in PAIRWISE else SHALLOW_FUZZ,
+    )
+
+
+VARIANTS: tuple[Variant, ...] = tuple(
+    generated(provider, pooling, orm)
+    for provider, pooling, orm in itertools.product(
+        choices("provider"), choices("pooling"), [None, *choices("orm")]
+    )
+)
+assert {v.id for v in VARIANTS} >= PAIRWISE, "a pairwise id no longer matches the answers"
 
 
 @dataclass(frozen=True)
