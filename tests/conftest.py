@@ -12,13 +12,14 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fasteners import InterProcessLock
 
+from tests.forkserver import PytestServer
 from tests.variants import BASE, Variant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,9 +102,34 @@ def rendered(copie_session: Any) -> Any:
     return get
 
 
+@pytest.fixture(scope="session")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache per worker, shared by every project it checks.
+
+    Third-party modules dominate a cold run (about 10 s); mypy reuses an entry whose
+    source hash matches, whatever the project's path, so the next project takes about 1 s.
+    """
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
 # A rendered project's pytest, run from this environment: without this repository's own
 # plugins (pytest-copie imports Copier: half a second per run).
 NESTED_PYTEST = ["-q", "-p", "no:cacheprovider", "-p", "no:copie", "-p", "no:xdist"]
+
+
+NestedPytest = Callable[[Path, Mapping[str, str]], subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="session")
+def nested_pytest() -> Iterator[NestedPytest]:
+    """``nested_pytest(project, env)``: the project's pytest (NESTED_PYTEST), env added."""
+    server = PytestServer()
+
+    def run_pytest(project: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        return server.run(project, {**os.environ, **env}, NESTED_PYTEST)
+
+    yield run_pytest
+    server.close()
 
 
 def own_temproot(project: Path) -> dict[str, str]:

@@ -20,8 +20,8 @@ import pytest
 from copier import run_copy, run_update
 
 from tasks import releases
-from tests.conftest import NESTED_PYTEST, ROOT, git, output, project_env, run
-from tests.variants import BASE
+from tests.conftest import ROOT, NestedPytest, git, output, project_env, run
+from tests.variants import BASE, SHALLOW_FUZZ
 
 VERSIONS = [version for version, _commit in releases()]
 NEWEST = VERSIONS[0]
@@ -192,22 +192,29 @@ def files(project: Path) -> dict[Path, str]:
     }
 
 
-def checks_pass(project: Path, mypy_cache: Path, database_url: str) -> None:
-    """ruff, ruff format, mypy --strict and the project's own tests."""
-    env = {**project_env(project, mypy_cache), "TEST_DATABASE_URL": database_url}
-    for command in (
-        ["ruff", "check", "--no-cache", "."],
-        ["ruff", "format", "--no-cache", "--check", "."],
-        ["mypy"],
-        ["pytest", *NESTED_PYTEST],
-    ):
-        proc = run([sys.executable, "-m", *command], project, env)
+@pytest.fixture
+def checks_pass(
+    mypy_cache: Path, database_for: Callable[[str], str], nested_pytest: NestedPytest
+) -> Callable[[Path, str], None]:
+    """``checks_pass(project, name)``: ruff, ruff format, mypy --strict and its own tests."""
+
+    def check(project: Path, name: str) -> None:
+        env = {
+            **project_env(project, mypy_cache),
+            "TEST_DATABASE_URL": database_for(name),
+            "FUZZ_MAX_EXAMPLES": str(SHALLOW_FUZZ),  # the variants' tests fuzz at full depth
+        }
+        for command in (
+            ["ruff", "check", "--no-cache", "."],
+            ["ruff", "format", "--no-cache", "--check", "."],
+            ["mypy"],
+        ):
+            proc = run([sys.executable, "-m", *command], project, env)
+            assert proc.returncode == 0, output(proc)
+        proc = nested_pytest(project, env)
         assert proc.returncode == 0, output(proc)
 
-
-@pytest.fixture
-def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("mypy-cache-update")
+    return check
 
 
 def release_params() -> list[object]:
@@ -221,8 +228,7 @@ def test_update_keeps_user_edits(
     version: str,
     template: Path,
     tmp_path: Path,
-    mypy_cache: Path,
-    database_for: Callable[[str], str],
+    checks_pass: Callable[[Path, str], None],
 ) -> None:
     project = render(template, tmp_path / "project", f"v{version}")
     assert f"_commit: v{version}" in (project / ".copier-answers.yml").read_text()
@@ -247,7 +253,7 @@ def test_update_keeps_user_edits(
         if path in fresh:
             assert after[path] == fresh[path], f"{path} differs from a fresh render"
     assert set(fresh) - set(after) == set(), "files the new version adds are missing"
-    checks_pass(project, mypy_cache, database_for(f"update_edits_{version}"))
+    checks_pass(project, f"update_edits_{version}")
 
 
 @pytest.mark.xdist_group("update-conflict")
@@ -273,7 +279,7 @@ def test_update_reports_conflicts(tmp_path: Path) -> None:
 
 @pytest.mark.xdist_group("update-switch")
 def test_update_switches_answers(
-    template: Path, tmp_path: Path, mypy_cache: Path, database_for: Callable[[str], str]
+    template: Path, tmp_path: Path, checks_pass: Callable[[Path, str], None]
 ) -> None:
     """local -> neon and no models -> SQLModel models, in one update."""
     project = render(template, tmp_path / "project", f"v{NEWEST}")
@@ -289,4 +295,4 @@ def test_update_switches_answers(
     assert 'db_provider: ProviderName = "neon"' in (project / PKG / "settings.py").read_text()
     conflicted = [str(p) for p, text in files(project).items() if CONFLICT.search(text)]
     assert conflicted == [], conflicted
-    checks_pass(project, mypy_cache, database_for("update_switch"))
+    checks_pass(project, "update_switch")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import NESTED_PYTEST, output, own_temproot, project_env, run
+from tests.conftest import NestedPytest, output, own_temproot, project_env, run
 from tests.variants import VARIANTS, Variant
 
 JINJA_LEFTOVER = re.compile(r"{{|}}|{%|%}")
@@ -33,12 +33,6 @@ def variant(request: pytest.FixtureRequest) -> Variant:
 @pytest.fixture
 def project(variant: Variant, rendered: Callable[[Variant], Path]) -> Path:
     return rendered(variant)
-
-
-@pytest.fixture(scope="session")
-def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One mypy cache per worker, shared by its variants (third-party stubs dominate)."""
-    return tmp_path_factory.mktemp("mypy-cache")
 
 
 # Made by running the project's tools (other tests share the rendered folder), not by Copier.
@@ -89,7 +83,11 @@ def test_mypy_strict(project: Path, mypy_cache: Path) -> None:
 
 
 def test_own_tests(
-    project: Path, variant: Variant, database_for: Callable[[str], str], mypy_cache: Path
+    project: Path,
+    variant: Variant,
+    database_for: Callable[[str], str],
+    mypy_cache: Path,
+    nested_pytest: NestedPytest,
 ) -> None:
     """The rendered project's pytest, on its own database of the shared server."""
     env = {
@@ -97,7 +95,7 @@ def test_own_tests(
         "TEST_DATABASE_URL": database_for(variant.id),
         "FUZZ_MAX_EXAMPLES": str(variant.fuzz_examples),
     }
-    proc = run([sys.executable, "-m", "pytest", *NESTED_PYTEST], project, env)
+    proc = nested_pytest(project, env)
     assert proc.returncode == 0, output(proc)
     assert re.search(r"\d+ passed", proc.stdout), output(proc)
     assert "failed" not in proc.stdout.splitlines()[-1], output(proc)
