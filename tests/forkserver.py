@@ -105,6 +105,5 @@ class PytestServer:
 
     def close(self) -> None:
         """Stop the server (its children are done: ``run`` waits for each)."""
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=30)
+        with self.process:  # closes its pipes; waits
+            pass
