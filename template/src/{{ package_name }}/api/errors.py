@@ -6,21 +6,29 @@
   in the same body as any other invalid input; the schemas should have refused it first
 - a method the path does not have: 405 with ``Allow`` listing every method it has
 - anything else: 500 with a generic body (the traceback goes to the log, not the client)
+
+Every error body has the request's ID (``request_id``, as in the ``X-Request-ID`` header and
+on the log lines), so that a user's report leads to the log.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
+from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
+
+REQUEST_ID = "X-Request-ID"  # the header of the request's ID (see middleware.py)
 
 # Errors that mean "the database is not available right now", not "your request is wrong".
 UNAVAILABLE: tuple[type[Exception], ...] = (
@@ -33,22 +41,40 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 )
 
 
+def problem(status: int, detail: Any, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An error response: ``detail`` and the request's ID."""
+    body = {"detail": detail, "request_id": correlation_id.get()}
+    return JSONResponse(status_code=status, content=jsonable_encoder(body), headers=headers)
+
+
+async def http_error(_request: Request, exc: Exception) -> Response:
+    """FastAPI's HTTP errors (404, 405, ...) with the request ID in the body."""
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        raise exc
+    if exc.status_code in {204, 304}:  # no body allowed
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return problem(exc.status_code, exc.detail, exc.headers)
+
+
+async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """422 for invalid input, as FastAPI words it, with the request ID."""
+    if not isinstance(exc, RequestValidationError):  # registered for it only
+        raise exc
+    return problem(422, exc.errors())
+
+
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """503: the caller may retry later."""
     logger.warning(
         "%s %s: database unavailable (%s)", request.method, request.url.path, type(exc).__name__
     )
-    return JSONResponse(
-        status_code=503,
-        content={"detail": "database unavailable, retry later"},
-        headers={"Retry-After": "1"},
-    )
+    return problem(503, "database unavailable, retry later", {"Retry-After": "1"})
 
 
 async def integrity_error(request: Request, _exc: Exception) -> JSONResponse:
     """409: the request conflicts with data already stored; nothing was saved."""
     logger.info("%s %s: integrity error", request.method, request.url.path)
-    return JSONResponse(status_code=409, content={"detail": "conflict with existing data"})
+    return problem(409, "conflict with existing data")
 
 
 # SQLSTATEs that mean the database cannot serve us now: connection exceptions (08),
@@ -72,8 +98,8 @@ async def dbapi_error(request: Request, exc: Exception) -> JSONResponse:
         return await database_unavailable(request, exc)
     if isinstance(exc, DBAPIError) and sqlstate(exc).startswith("22"):
         logger.info("%s %s: data exception %s", request.method, request.url.path, sqlstate(exc))
-        problem = {"loc": ["body"], "type": "value_error", "msg": "value refused by the database"}
-        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": [problem]}))
+        refused = {"loc": ["body"], "type": "value_error", "msg": "value refused by the database"}
+        return problem(422, [refused])
     return await unexpected_error(request, exc)
 
 
@@ -102,8 +128,8 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, HTTPException):  # registered for 405 only
         return await unexpected_error(request, exc)
     path = request.url.path.removeprefix(request.scope.get("root_path", ""))
-    exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed_methods(request.app, path))}
-    return await http_exception_handler(request, exc)
+    allow = ", ".join(allowed_methods(request.app, path))
+    return problem(405, exc.detail, {**(exc.headers or {}), "Allow": allow})
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
@@ -111,7 +137,10 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error(
         "%s %s: unhandled %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
     )
-    return JSONResponse(status_code=500, content={"detail": "internal server error"})
+    # Answered outside the request-ID middleware (Starlette's last resort): the header too.
+    request_id = correlation_id.get()
+    headers = {REQUEST_ID: request_id} if request_id else None
+    return problem(500, "internal server error", headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -122,3 +151,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, dbapi_error)
     app.add_exception_handler(Exception, unexpected_error)
     app.add_exception_handler(405, method_not_allowed)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

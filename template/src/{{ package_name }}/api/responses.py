@@ -9,9 +9,10 @@ from pydantic import BaseModel
 
 
 class Problem(BaseModel):
-    """An error, in words."""
+    """An error, in words, and the ID of the request (``X-Request-ID``) for the logs."""
 
     detail: str
+    request_id: str | None
 
 
 DESCRIPTIONS = {
