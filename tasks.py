@@ -26,6 +26,7 @@ TARGETS = {
     "lint": "ruff check, ruff format --check, mypy --strict on the template's own code",
     "bench": "render and test timings (bench/run.py)",
     "release": "tag every version listed in CHANGELOG.md (vX.Y.Z) at its commit",
+    "lock": "refresh the uv.lock files rendered projects ship (template/.locks)",
 }
 # "## 0.2.0 - 2026-11-22 - commit a1413dd"
 RELEASE = re.compile(r"^## (\d+\.\d+\.\d+) - \d{4}-\d{2}-\d{2} - commit ([0-9a-f]{7,40})$", re.M)
@@ -75,6 +76,8 @@ def main(argv: list[str]) -> None:
             bootstrap.uv("run", "mypy", cwd=ROOT)
         if target == "test":
             bootstrap.uv("run", "pytest", "-n", "auto", "--dist", "loadgroup", *extra, cwd=ROOT)
+        if target == "lock":
+            bootstrap.uv("run", "python", "scripts/lock.py", cwd=ROOT)
         if target == "bench":
             bootstrap.uv("run", "python", "bench/run.py", *extra, cwd=ROOT)
 

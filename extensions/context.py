@@ -73,6 +73,7 @@ class ProviderDoc:
     database_url: str
     direct_url: str  # empty: the same as DATABASE_URL
     notes: tuple[str, ...]
+    deploy: tuple[str, ...] = ()  # shell lines of the README's "Deploy" section
 
 
 PROVIDER_DOCS: dict[str, ProviderDoc] = {
@@ -81,6 +82,11 @@ PROVIDER_DOCS: dict[str, ProviderDoc] = {
         "postgresql://app:change-me@localhost:5432/app",
         "",
         ("TLS is negotiated when the server offers it (`sslmode=prefer`).",),
+        (
+            "docker build -t IMAGE .   # or, without Docker: uv sync --locked --no-dev",
+            "docker run --rm -e DATABASE_URL=... IMAGE python -m PACKAGE migrate",
+            "docker run -d -p 8000:8000 -e DATABASE_URL=... IMAGE",
+        ),
     ),
     "docker": ProviderDoc(
         "Docker Compose",
@@ -89,6 +95,10 @@ PROVIDER_DOCS: dict[str, ProviderDoc] = {
         (
             "`docker compose up` starts PostgreSQL, waits for its healthcheck, migrates, serves.",
             "The app container reaches the database as host `db`.",
+        ),
+        (
+            "POSTGRES_PASSWORD=a-real-secret docker compose up --build -d",
+            "docker compose logs -f app   # JSON lines, one per request",
         ),
     ),
     "neon": ProviderDoc(
@@ -103,6 +113,13 @@ PROVIDER_DOCS: dict[str, ProviderDoc] = {
             "TLS is required; `sslmode=verify-full` verifies against the system trust store.",
             "Computes scale to zero: the first connection can take seconds (DB_CONNECT_TIMEOUT).",
         ),
+        (
+            "docker build -t IMAGE . && docker push IMAGE   # any container platform",
+            "# release step, once per deploy, with the direct URL:",
+            "docker run --rm -e DATABASE_URL=POOLED -e DATABASE_DIRECT_URL=DIRECT IMAGE \\",
+            "    python -m PACKAGE migrate",
+            "# the service: DATABASE_URL (pooled) and DATABASE_DIRECT_URL set, port $PORT",
+        ),
     ),
     "supabase": ProviderDoc(
         "Supabase",
@@ -114,6 +131,13 @@ PROVIDER_DOCS: dict[str, ProviderDoc] = {
             "migrations use the direct connection on port 5432.",
             "For verify-full, download the CA from the dashboard and set DB_SSL_ROOT_CERT.",
         ),
+        (
+            "docker build -t IMAGE . && docker push IMAGE   # any container platform",
+            "# release step, once per deploy, with the direct URL (port 5432):",
+            "docker run --rm -e DATABASE_URL=POOLER_6543 -e DATABASE_DIRECT_URL=DIRECT_5432 \\",
+            "    IMAGE python -m PACKAGE migrate",
+            "# the service: both URLs set, port $PORT",
+        ),
     ),
     "railway": ProviderDoc(
         "Railway",
@@ -123,6 +147,12 @@ PROVIDER_DOCS: dict[str, ProviderDoc] = {
             "Railway's `DATABASE_URL` works unchanged (`postgres://` and `postgresql://`).",
             "Its certificate is self-signed: `sslmode=require` (encrypted, not verified).",
             "Behind Railway's PgBouncer template set DB_TRANSACTION_POOLER=true.",
+        ),
+        (
+            "railway init && railway add --database postgres",
+            "# in the app service's variables: DATABASE_URL = a reference to Postgres's",
+            "railway up   # builds the Dockerfile; railway.json migrates before each deploy",
+            "             # and switches traffic once /health/ready answers 200",
         ),
     ),
 }

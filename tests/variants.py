@@ -34,7 +34,8 @@ class Variant:
 
 BASE = {"project_name": "My Service"}
 PKG = "src/my_service"
-DOCKER = ("compose.yaml", "Dockerfile", ".dockerignore")
+DOCKER = ("compose.yaml",)
+RAILWAY = ("railway.json",)
 MODELS = (
     f"{PKG}/migrations/versions/0002_users_and_tasks.py",
     f"{PKG}/models/enums.py",
@@ -49,6 +50,9 @@ MODELS = (
 ORM_FILES = {"sqlalchemy": (f"{PKG}/models/columns.py",), "sqlmodel": (f"{PKG}/models/base.py",)}
 ALWAYS = (
     f"{PKG}/migrations/versions/0001_initial.py",
+    "uv.lock",
+    "Dockerfile",
+    ".dockerignore",
     ".copier-answers.yml",
     ".github/workflows/ci.yml",
     "tests/test_pool.py",
@@ -89,14 +93,16 @@ def generated(provider: str, pooling: str, orm: str | None) -> Variant:
     words = (provider, POOLING_IDS[pooling], orm)
     name = "default" if is_default else "-".join(word for word in words if word)
     docker = DOCKER if provider == "docker" else ()
+    railway = RAILWAY if provider == "railway" else ()
     models = (*MODELS, *ORM_FILES[orm]) if orm else ()
     unused = [files for key, files in ORM_FILES.items() if key != orm]
     return Variant(
         name,
         {} if is_default else answers,
-        present=(*ALWAYS, *docker, *models),
+        present=(*ALWAYS, *docker, *railway, *models),
         absent=(
             *(() if docker else DOCKER),
+            *(() if railway else RAILWAY),
             *(() if orm else MODELS),
             *itertools.chain.from_iterable(unused),
         ),
