@@ -110,7 +110,8 @@ def test_readme_test_command_from_scratch(
 ) -> None:
     """``python3 tasks.py test`` in a fresh copy: its own ``uv sync``, no TEST_DATABASE_URL.
 
-    Then the rendered CI workflow's commands, as GitHub Actions would run them.
+    Then the rendered CI workflow's commands, as GitHub Actions would run them, and the
+    pre-commit hooks' commands; the Dependabot configuration names uv and the actions.
     """
     project = tmp_path / "fresh"
     shutil.copytree(rendered(variant), project)
@@ -139,6 +140,16 @@ def test_readme_test_command_from_scratch(
     url = database_for("workflow")  # stands in for the service container
     step_env = {**job["env"], "TEST_DATABASE_URL": url, "DATABASE_URL": url}
     step_env.pop("UV_PYTHON")  # use this interpreter: uv must not download one here
+    dependabot = yaml.safe_load((project / ".github/dependabot.yml").read_text())
+    ecosystems = {update["package-ecosystem"] for update in dependabot["updates"]}
+    assert ecosystems == {"uv", "github-actions"}
+    # The pre-commit hooks are the project's own tools: each hook's entry, on every file.
+    hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())["repos"][0]
+    assert [hook["id"] for hook in hooks["hooks"]] == ["ruff-check", "ruff-format", "mypy"]
+    for hook in hooks["hooks"]:
+        files = [] if hook.get("pass_filenames") is False else ["."]
+        steps.append(shlex.join([*shlex.split(hook["entry"]), *files]))
+    printed = {}
     for command in steps:
         step = subprocess.run(
             shlex.split(command),
@@ -150,3 +161,6 @@ def test_readme_test_command_from_scratch(
             check=False,
         )
         assert step.returncode == 0, output(step)
+        printed[command] = step.stdout
+    # Coverage: measured, and held to the project's fail_under.
+    assert re.search(r"Required test coverage of \d+% reached", printed["uv run pytest --cov"])

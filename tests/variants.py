@@ -53,6 +53,8 @@ ALWAYS = (
     "uv.lock",
     "Dockerfile",
     ".dockerignore",
+    ".pre-commit-config.yaml",
+    ".github/dependabot.yml",
     ".copier-answers.yml",
     ".github/workflows/ci.yml",
     "tests/test_pool.py",
