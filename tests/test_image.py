@@ -5,7 +5,7 @@ reads the Dockerfile and does what it says: the build stage's ``COPY`` into a cl
 directory, its ``ENV``, and each ``RUN`` command with the same flags (``uv sync --locked
 --no-dev``); then the documented release step (``migrate``) and the ``CMD`` with the
 runtime stage's ``ENV`` (``HOST=0.0.0.0``), answered on the machine's own non-loopback
-address; then the ``HEALTHCHECK`` command.
+address; then the ``HEALTHCHECK`` command. The Dockerfile must also pass hadolint.
 """
 
 from __future__ import annotations
@@ -100,6 +100,26 @@ def non_loopback_address() -> str:
     return address
 
 
+def build_outside_docker(project: Path, build: Stage, app: Path, environ: dict[str, str]) -> None:
+    """The build stage's COPY into ``app``, then its RUN commands with its ENV."""
+    app.mkdir()
+    for words in build.copies:
+        if any(w.startswith("--from=") for w in words):
+            continue  # uv itself: this environment's
+        *sources, _destination = words
+        for source in sources:
+            path = project / source
+            if path.is_dir():
+                shutil.copytree(path, app / source)
+            else:
+                shutil.copy(path, app / source)
+    for command in build.runs:
+        words = shlex.split(command)
+        assert words[0] == "uv", command
+        proc = run([UV, *words[1:]], app, {**environ, **build.env})
+        assert proc.returncode == 0, output(proc)
+
+
 @pytest.mark.parametrize(
     "variant",
     [
@@ -122,26 +142,13 @@ def test_image_builds_and_serves(
     assert runtime.cmd == ["python", "-m", PACKAGE, "serve"]
     assert all("--locked" in command for command in build.runs if "uv sync" in command)
     assert (project / ".dockerignore").is_file()
+    lint = run([str(Path(sys.executable).parent / "hadolint"), "Dockerfile"], project)
+    assert lint.returncode == 0, output(lint)
 
     # The build stage, in a clean directory holding only what it copies.
     app = tmp_path / "app"
-    app.mkdir()
-    for words in build.copies:
-        if any(w.startswith("--from=") for w in words):
-            continue  # uv itself: this environment's
-        *sources, _destination = words
-        for source in sources:
-            path = project / source
-            if path.is_dir():
-                shutil.copytree(path, app / source)
-            else:
-                shutil.copy(path, app / source)
     environ = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
-    for command in build.runs:
-        words = shlex.split(command)
-        assert words[0] == "uv", command
-        proc = run([UV, *words[1:]], app, {**environ, **build.env})
-        assert proc.returncode == 0, output(proc)
+    build_outside_docker(project, build, app, environ)
 
     # The release step, then the CMD, with the runtime environment.
     port = free_port()

@@ -211,7 +211,7 @@ def test_docker_compose_file(rendered: Callable[[Variant], Path]) -> None:
     assert command.index("migrate") < command.index("serve")
     dockerfile = (project / "Dockerfile").read_text()
     assert dockerfile.count("FROM ") == 2
-    assert "USER app" in dockerfile
+    assert "USER 10001" in dockerfile
     assert "uv sync" in dockerfile
 
 
