@@ -104,7 +104,10 @@ def update(extra: list[str]) -> None:
         raise SystemExit(1)
     if added := sorted(_migration_files() - before):
         print(f"update: new migrations {', '.join(added)}: run python3 tasks.py migrate")
-    print("update: no conflicts")
+    # uv.lock is the project's own (an update never merges into it): lock the merged
+    # pyproject.toml, keeping every pin it allows.
+    uv("lock", "--quiet")
+    print("update: no conflicts (uv.lock locked again: commit it with the update)")
 
 
 TARGETS = {

@@ -26,6 +26,7 @@ from tests.variants import BASE, SHALLOW_FUZZ
 VERSIONS = [version for version, _commit in releases()]
 NEWEST = VERSIONS[0]
 PKG = Path("src/my_service")
+UV = str(Path(sys.executable).parent / "uv")
 CONFLICT = re.compile(r"^(<<<<<<<|>>>>>>>)", re.MULTILINE)
 
 NOTE_MODEL = '''"""A model the user added after rendering."""
@@ -124,7 +125,10 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def make_user_edits(project: Path) -> dict[Path, str]:
-    """A new model and migration, a changed route (and its test), a changed setting."""
+    """A new model and migration, a changed route (and its test), a changed setting, and
+    the project's own uv.lock (``uv sync`` makes one; releases before 0.4.0 shipped none)."""
+    lock = run([UV, "lock", "--quiet"], project)
+    assert lock.returncode == 0, output(lock)
     (project / PKG / "models/note.py").write_text(NOTE_MODEL)
     (project / PKG / "migrations/versions/0100_notes.py").write_text(NOTE_MIGRATION)
     edit(
@@ -157,6 +161,7 @@ def make_user_edits(project: Path) -> dict[Path, str]:
         PKG / "api/health.py": '"service": "my-service"',
         Path("tests/test_health.py"): '{"status": "ok", "service": "my-service"}',
         PKG / "settings.py": "default=12",
+        Path("uv.lock"): 'name = "my-service"',
     }
 
 
@@ -253,6 +258,9 @@ def test_update_keeps_user_edits(
         if path in fresh:
             assert after[path] == fresh[path], f"{path} differs from a fresh render"
     assert set(fresh) - set(after) == set(), "files the new version adds are missing"
+    # The project's lock was not merged into, and was locked again for the new pyproject.
+    relocked = run([UV, "lock", "--check", "--offline"], project)
+    assert relocked.returncode == 0, output(relocked)
     checks_pass(project, f"update_edits_{version}")
 
 
