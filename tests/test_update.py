@@ -239,8 +239,12 @@ def test_update_keeps_user_edits(
     assert f"_commit: v{version}" in (project / ".copier-answers.yml").read_text()
     edits = make_user_edits(project)
     untouched_before = {p: t for p, t in files(project).items() if p not in edits}
+    relocks = 'uv("lock"' in (project / "tasks.py").read_text()
 
     update_as_its_readme_says(project)
+    if not relocks:  # CHANGELOG 0.4.0's project action for older projects: `uv lock`
+        lock = run([UV, "lock", "--quiet"], project)
+        assert lock.returncode == 0, output(lock)
 
     after = files(project)
     conflicted = [str(p) for p, text in after.items() if CONFLICT.search(text)]
