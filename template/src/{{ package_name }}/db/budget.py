@@ -4,7 +4,8 @@ Every worker process has a pool of its own, up to ``DB_POOL_SIZE + DB_MAX_OVERFL
 connections, so ``WEB_CONCURRENCY`` workers may open workers x that. The server accepts
 ``max_connections`` less the slots it reserves for superusers (and, from PostgreSQL 16, for
 ``pg_use_reserved_connections``), and other clients hold some already: the service's own
-connections are told apart by their ``application_name``. Behind a transaction pooler the
+connections are told apart by their ``application_name``, the one the measuring connection
+has (every connection of an engine has the same). Behind a transaction pooler the
 figure that matters is the pooler's client limit, which the server cannot tell us.
 """
 
@@ -25,7 +26,7 @@ FIGURES = text(
     " - coalesce(current_setting('reserved_connections', true)::int, 0),"
     " (SELECT count(*) FROM pg_stat_activity"
     "  WHERE backend_type = 'client backend'"
-    "  AND application_name IS DISTINCT FROM :name)::int"
+    "  AND application_name IS DISTINCT FROM current_setting('application_name'))::int"
 )
 POOLER_NOTE = (
     "behind a transaction pooler: the pooler's client limit applies (the server's "
@@ -77,13 +78,12 @@ async def measure(
     *,
     workers: int,
     per_worker: int | None,
-    application_name: str,
     transaction_pooler: bool,
 ) -> Budget:
     """The budget as the server sees it now (one query; none behind a pooler)."""
     if transaction_pooler:
         return Budget(workers, per_worker, note=POOLER_NOTE)
-    row = (await connection.execute(FIGURES, {"name": application_name})).one()
+    row = (await connection.execute(FIGURES)).one()
     note = None if per_worker is not None else "NullPool: one connection per request in flight"
     return Budget(workers, per_worker, int(row[0]), int(row[1]), note)
 
