@@ -40,6 +40,11 @@ def run(
     )
 
 
+def tool(name: str) -> str:
+    """A command installed in this environment (uv, hadolint), not looked up on PATH."""
+    return str(Path(sys.executable).parent / name)
+
+
 def output(proc: subprocess.CompletedProcess[str]) -> str:
     """What a failed command printed, for assertion messages."""
     return f"$ {' '.join(map(str, proc.args))}\n{proc.stdout}\n{proc.stderr}"

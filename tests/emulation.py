@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 PASSWORD = "emulated-S3cret"
@@ -53,6 +54,19 @@ def service_user(args: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return args
     return [require("runuser"), "-u", "postgres", "--", *args]
+
+
+def first_answer(
+    url: str, server: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 30
+) -> httpx.Response | None:
+    """The first response of ``url`` while ``server`` runs; None if none came in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return None
 
 
 def as_service_user(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:

@@ -17,26 +17,20 @@ import shlex
 import shutil
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.conftest import output, run
-from tests.emulation import free_port
-from tests.variants import VARIANTS, Variant
+from tests.conftest import output, run, tool
+from tests.emulation import first_answer, free_port
+from tests.variants import BY_ID, PACKAGE, Variant
 
-UV = str(Path(sys.executable).parent / "uv")
-PACKAGE = "my_service"
 # One variant per provider: the image does not depend on pooling or models.
 PROVIDER_VARIANTS = {
-    v.answers.get("provider", "local"): v
-    for v in VARIANTS
-    if v.id in {"default", "docker-queue", "neon-queue", "supabase-queue", "railway-queue"}
+    BY_ID[name].answers.get("provider", "local"): BY_ID[name]
+    for name in ("default", "docker-queue", "neon-queue", "supabase-queue", "railway-queue")
 }
 
 
@@ -116,7 +110,7 @@ def build_outside_docker(project: Path, build: Stage, app: Path, environ: dict[s
     for command in build.runs:
         words = shlex.split(command)
         assert words[0] == "uv", command
-        proc = run([UV, *words[1:]], app, {**environ, **build.env})
+        proc = run([tool("uv"), *words[1:]], app, {**environ, **build.env})
         assert proc.returncode == 0, output(proc)
 
 
@@ -142,7 +136,7 @@ def test_image_builds_and_serves(
     assert runtime.cmd == ["python", "-m", PACKAGE, "serve"]
     assert all("--locked" in command for command in build.runs if "uv sync" in command)
     assert (project / ".dockerignore").is_file()
-    lint = run([str(Path(sys.executable).parent / "hadolint"), "Dockerfile"], project)
+    lint = run([tool("hadolint"), "Dockerfile"], project)
     assert lint.returncode == 0, output(lint)
 
     # The build stage, in a clean directory holding only what it copies.
@@ -164,13 +158,7 @@ def test_image_builds_and_serves(
     server = subprocess.Popen(runtime.cmd, cwd=app, env=env, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://{non_loopback_address()}:{port}/health/ready"
-        deadline, ready = time.monotonic() + 30, None
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                ready = httpx.get(url, timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        ready = first_answer(url, server)
         assert ready is not None, f"nothing answered on {url}"
         assert ready.status_code == 200, ready.text
         assert ready.headers["x-request-id"]

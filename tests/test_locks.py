@@ -3,18 +3,15 @@ them): ``uv lock --check`` passes in each dependency set, under any project name
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import output, run
-from tests.variants import VARIANTS, Variant
+from tests.conftest import output, run, tool
+from tests.variants import BY_ID, Variant
 
-BY_ID = {v.id: v for v in VARIANTS}
-UV = str(Path(sys.executable).parent / "uv")
 HINT = "the shipped lock is stale: run python3 tasks.py lock and commit template/.locks"
 
 
@@ -27,7 +24,7 @@ HINT = "the shipped lock is stale: run python3 tasks.py lock and commit template
 )
 def test_shipped_lock_is_current(variant: Variant, rendered: Callable[[Variant], Path]) -> None:
     project = rendered(variant)
-    proc = run([UV, "lock", "--check", "--offline"], project)
+    proc = run([tool("uv"), "lock", "--check", "--offline"], project)
     assert proc.returncode == 0, f"{HINT}\n{output(proc)}"
 
 
@@ -36,5 +33,5 @@ def test_lock_names_the_project(copie_session: Any) -> None:
     assert result.exception is None, repr(result.exception)
     project = Path(result.project_dir)
     assert 'name = "lock-check"' in (project / "uv.lock").read_text()
-    proc = run([UV, "lock", "--check", "--offline"], project)
+    proc = run([tool("uv"), "lock", "--check", "--offline"], project)
     assert proc.returncode == 0, f"{HINT}\n{output(proc)}"

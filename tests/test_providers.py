@@ -7,14 +7,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 import yaml
 
@@ -23,15 +21,14 @@ from tests.emulation import (
     PASSWORD,
     PgBouncer,
     TlsPostgres,
+    first_answer,
     free_port,
     start_pgbouncer,
     start_tls_postgres,
 )
-from tests.variants import VARIANTS, Variant
+from tests.variants import BY_ID, PACKAGE, Variant
 
 CLIENT = Path(__file__).with_name("emulation_client.py")
-PACKAGE = "my_service"
-BY_ID = {v.id: v for v in VARIANTS}
 
 
 @pytest.fixture(scope="module")
@@ -233,13 +230,7 @@ def test_docker_commands_work_outside_docker(
         env={**os.environ, **env, "PORT": str(port)},
     )
     try:
-        deadline, ready = time.monotonic() + 30, None
-        while time.monotonic() < deadline:
-            try:
-                ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        ready = first_answer(f"http://127.0.0.1:{port}/health/ready", server)
         assert ready is not None, "the server never answered"
         assert ready.status_code == 200, ready.text
     finally:

@@ -20,13 +20,12 @@ import pytest
 from copier import run_copy, run_update
 
 from tasks import releases
-from tests.conftest import ROOT, NestedPytest, git, output, project_env, run
+from tests.conftest import ROOT, NestedPytest, git, output, project_env, run, tool
 from tests.variants import BASE, SHALLOW_FUZZ
 
 VERSIONS = [version for version, _commit in releases()]
 NEWEST = VERSIONS[0]
 PKG = Path("src/my_service")
-UV = str(Path(sys.executable).parent / "uv")
 CONFLICT = re.compile(r"^(<<<<<<<|>>>>>>>)", re.MULTILINE)
 
 NOTE_MODEL = '''"""A model the user added after rendering."""
@@ -127,7 +126,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def make_user_edits(project: Path) -> dict[Path, str]:
     """A new model and migration, a changed route (and its test), a changed setting, and
     the project's own uv.lock (``uv sync`` makes one; releases before 0.4.0 shipped none)."""
-    lock = run([UV, "lock", "--quiet"], project)
+    lock = run([tool("uv"), "lock", "--quiet"], project)
     assert lock.returncode == 0, output(lock)
     (project / PKG / "models/note.py").write_text(NOTE_MODEL)
     (project / PKG / "migrations/versions/0100_notes.py").write_text(NOTE_MIGRATION)
@@ -243,7 +242,7 @@ def test_update_keeps_user_edits(
 
     update_as_its_readme_says(project)
     if not relocks:  # CHANGELOG 0.4.0's project action for older projects: `uv lock`
-        lock = run([UV, "lock", "--quiet"], project)
+        lock = run([tool("uv"), "lock", "--quiet"], project)
         assert lock.returncode == 0, output(lock)
 
     after = files(project)
@@ -263,7 +262,7 @@ def test_update_keeps_user_edits(
             assert after[path] == fresh[path], f"{path} differs from a fresh render"
     assert set(fresh) - set(after) == set(), "files the new version adds are missing"
     # The project's lock was not merged into, and was locked again for the new pyproject.
-    relocked = run([UV, "lock", "--check", "--offline"], project)
+    relocked = run([tool("uv"), "lock", "--check", "--offline"], project)
     assert relocked.returncode == 0, output(relocked)
     checks_pass(project, f"update_edits_{version}")
 

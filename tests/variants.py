@@ -33,7 +33,8 @@ class Variant:
 
 
 BASE = {"project_name": "My Service"}
-PKG = "src/my_service"
+PACKAGE = "my_service"  # the rendered package of project_name "My Service"
+PKG = f"src/{PACKAGE}"
 DOCKER = ("compose.yaml",)
 RAILWAY = ("railway.json",)
 MODELS = (
@@ -119,7 +120,8 @@ VARIANTS: tuple[Variant, ...] = tuple(
         choices("provider"), choices("pooling"), [None, *choices("orm")]
     )
 )
-assert {v.id for v in VARIANTS} >= PAIRWISE, "a pairwise id no longer matches the answers"
+BY_ID = {v.id: v for v in VARIANTS}
+assert set(BY_ID) >= PAIRWISE, "a pairwise id no longer matches the answers"
 
 
 @dataclass(frozen=True)
