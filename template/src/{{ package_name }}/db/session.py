@@ -1,38 +1,100 @@
-"""The request-scoped session: commit on success, roll back on error, before the response.
+"""The request's session, in two kinds.
 
-Since FastAPI 0.118 the code after ``yield`` in a request-scoped dependency runs after the
-response has been sent, so a commit there could fail after the client got a 2xx. With
-``scope="function"`` the exit code runs as soon as the endpoint returns, and a failing
-commit still becomes the response (409/503/500 through the exception handlers).
+``DbSession``, for endpoints that write: one transaction per request, committed as soon as the
+endpoint returns and before the response is sent, rolled back on any error. Since FastAPI 0.118
+the code after ``yield`` in a request-scoped dependency runs after the response has been sent,
+so a commit there could fail after the client got a 2xx. With ``scope="function"`` the exit code
+runs when the endpoint returns, and a failing commit still becomes the response (409/503/500
+through the exception handlers). FastAPI shields that exit code from cancellation, so a client
+that hangs up never leaves a connection checked out.
+
+``ReadSession``, for endpoints that only read: no transaction at all. Each statement runs on
+its own (autocommit) and sees the data committed when it starts, which is what every statement
+of a READ COMMITTED transaction sees too; what is saved is the BEGIN and the COMMIT, two round
+trips of three. Writing through it raises ``ReadOnlyError`` (a 500): take ``DbSession``.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
 
 
-def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+class ReadOnlyError(RuntimeError):
+    """A write through a ``ReadSession``."""
+
+
+class ReadOnlySession(Session):
+    """The session behind ``ReadSession``: flushes and ORM insert/update/delete are refused."""
+
+
+READ_ONLY = "ReadSession is read-only: take DbSession in endpoints that write"
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_flush(session: Session, *_: object) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise ReadOnlyError(READ_ONLY)
+
+
+@event.listens_for(ReadOnlySession, "do_orm_execute")
+def _refuse_dml(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadOnlyError(READ_ONLY)
+
+
+def read_sessionmaker(
+    bind: AsyncEngine | AsyncConnection, **options: Any
+) -> async_sessionmaker[AsyncSession]:
+    """Read-only sessions on ``bind`` (the app passes its engine in autocommit)."""
+    return async_sessionmaker(
+        bind, expire_on_commit=False, sync_session_class=ReadOnlySession, **options
+    )
+
+
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     """The app's session factory (tests override this dependency)."""
     factory: async_sessionmaker[AsyncSession] = request.app.state.database.sessionmaker
+    return factory
+
+
+async def get_read_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    """The app's read-only session factory (tests override this dependency)."""
+    factory: async_sessionmaker[AsyncSession] = request.app.state.database.read_sessionmaker
     return factory
 
 
 async def get_session(
     factory: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)],
 ) -> AsyncIterator[AsyncSession]:
-    """One session per request, committed when the endpoint succeeds."""
-    async with factory() as session:
-        try:
-            yield session
+    """One transaction per request, committed when the endpoint succeeds."""
+    session = factory()
+    try:
+        yield session
+        if session.in_transaction():
             await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    finally:
+        await session.close()  # rolls back whatever was not committed
+
+
+async def get_read_session(
+    factory: Annotated[async_sessionmaker[AsyncSession], Depends(get_read_sessionmaker)],
+) -> AsyncIterator[AsyncSession]:
+    """A read-only session without a transaction, closed when the endpoint returns."""
+    session = factory()
+    try:
+        yield session
+    finally:
+        await session.close()
 
 
 DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
-"""Annotate an endpoint parameter with this to get the request's session."""
+"""Annotate an endpoint parameter with this to get the request's session (to write)."""
+
+ReadSession = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
+"""Annotate an endpoint parameter with this to get a session that only reads."""
