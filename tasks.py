@@ -24,7 +24,7 @@ TARGETS = {
     "new": "new DEST [--data KEY=VALUE ...]: render a new service from this clone",
     "test": "lint, then every variant rendered and checked, and the provider emulations",
     "lint": "ruff check, ruff format --check, mypy --strict on the template's own code",
-    "bench": "render and test timings (bench/run.py)",
+    "bench": "render and test timings (bench/run.py); `bench http`: req/s against raw asyncpg",
     "release": "tag every version listed in CHANGELOG.md (vX.Y.Z) at its commit",
     "lock": "refresh the uv.lock files rendered projects ship (template/.locks)",
 }
@@ -59,9 +59,16 @@ def new(arguments: list[str]) -> None:
 
 def main(argv: list[str]) -> None:
     """Run the named targets; arguments after ``--`` go to pytest (or bench/run.py)."""
-    argv, extra = bootstrap.parse(argv, TARGETS, with_arguments=frozenset({"new"}))
+    argv, extra = bootstrap.parse(argv, TARGETS, with_arguments=frozenset({"new", "bench"}))
     if argv == ["new"]:
         new(extra)
+        return
+    if argv == ["bench"]:  # bench [http] [OPTIONS]
+        http = extra[:1] == ["http"]
+        script = "bench/throughput.py" if http else "bench/run.py"
+        options = [argument for argument in extra[http:] if argument != "--"]
+        bootstrap.uv("sync", "--quiet", cwd=ROOT)
+        bootstrap.uv("run", "python", script, *options, cwd=ROOT)
         return
     if "release" in argv:
         release()
@@ -78,8 +85,6 @@ def main(argv: list[str]) -> None:
             bootstrap.uv("run", "pytest", "-n", "auto", "--dist", "loadgroup", *extra, cwd=ROOT)
         if target == "lock":
             bootstrap.uv("run", "python", "scripts/lock.py", cwd=ROOT)
-        if target == "bench":
-            bootstrap.uv("run", "python", "bench/run.py", *extra, cwd=ROOT)
 
 
 if __name__ == "__main__":

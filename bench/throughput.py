@@ -249,8 +249,21 @@ def main() -> None:
             "DATABASE_URL": dsn,
             "RAW_DSN": dsn,
             "ENVIRONMENT": "production",
-            "LOG_LEVEL": "WARNING",
         }
+        # The rendered app logs as `serve` has it log in production: a JSON access line
+        # per request (to /dev/null here). The raw app logs nothing.
+        logging_config = tmp / "logging.json"
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import json, sys; from bench_service.log import log_config;"
+                " json.dump(log_config('INFO', 'json'), open(sys.argv[1], 'w'))",
+                str(logging_config),
+            ],
+            env=env,
+            check=True,
+        )
         subprocess.run(
             [sys.executable, "-m", "bench_service", "migrate"],
             env=env,
@@ -266,7 +279,10 @@ def main() -> None:
             scripts[mode] = tmp / f"{mode}.lua"
             scripts[mode].write_text(WRK_SCRIPT % {"ids": tmp / "ids.txt", "mode": mode})
         apps = {
-            "rendered": (["--factory", "bench_service.app:create_app"], project),
+            "rendered": (
+                ["--factory", "bench_service.app:create_app", "--log-config", str(logging_config)],
+                project,
+            ),
             "raw": (["raw_app:app"], tmp),
         }
         endpoints = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -332,6 +333,33 @@ def while_dev_runs(user: User, project: Path, orm: str, *, with_models: bool) ->
     if orm == "sqlmodel":
         assert "import sqlmodel.sql.sqltypes" in script, script
     user.run(project, "migrate")
+
+
+@pytest.mark.xdist_group("readme-b")
+def test_bench_commands(user: User, template: Path) -> None:
+    """The README's benchmarks, shortened by their own options (figures, never thresholds)."""
+    if shutil.which("wrk") is None:
+        message = "wrk is not installed (apt-get install wrk; .ci/run installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    timings = user.run(template, "bench", "--runs", "1", "--quick").stdout
+    assert re.search(r"render \(copier copy, default answers\): median [\d.]+ s", timings), timings
+    assert "rendered test suite, embedded PostgreSQL start included" in timings, timings
+    http = user.run(
+        template, "bench", "http", "--duration", "1", "--connections", "4", "--rounds", "1"
+    ).stdout
+    for pair in ("asyncio/h11", "uvloop/httptools"):
+        for endpoint in (
+            "GET /api/v1/users/{id}",
+            "GET /api/v1/tasks?limit=20",
+            "POST /api/v1/tasks",
+        ):
+            assert f"{pair}, -c4, {endpoint}" in http, http
+    ratios = re.findall(r"median ratio (\d+\.\d+)", http)
+    assert len(ratios) == 6, http
+    assert all(float(ratio) > 0 for ratio in ratios), http
+    assert re.search(r"rendered +\d+ req/s p50 +[\d.]+ ms p99 +[\d.]+ ms >1s \d+ err 0", http), http
 
 
 def test_scaffold_without_a_clone(user: User, template: Path) -> None:
