@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -27,7 +28,13 @@ class Base(DeclarativeBase):
 
 
 class TimestampMixin:
-    """``created_at`` and ``updated_at``, timezone-aware, set by the database."""
+    """``created_at`` and ``updated_at``, timezone-aware, set by the database.
+
+    ``eager_defaults``: INSERT and UPDATE return what the database set (RETURNING), so a
+    flushed object is complete without a second query (no ``session.refresh``).
+    """
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"eager_defaults": True}
 
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
