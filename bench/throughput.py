@@ -1,6 +1,6 @@
 """HTTP throughput: the rendered models variant against a raw-asyncpg app doing the same SQL.
 
-    uv run python bench/throughput.py [--duration 10] [--connections 32,64] [--rounds 2]
+    python3 tasks.py bench http [--duration 10] [--connections 32,64] [--rounds 2] [--ref HEAD]
 
 Renders the models variant from this checkout, starts an embedded PostgreSQL, migrates,
 seeds 1,000 users and 5,000 tasks, and serves the rendered app and a minimal FastAPI app
@@ -226,6 +226,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", default="32,64")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--ref", default="HEAD", help="the template commit or tag to render")
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -239,7 +240,7 @@ def main() -> None:
             defaults=True,
             unsafe=True,
             quiet=True,
-            vcs_ref="HEAD",
+            vcs_ref=options.ref,
         )
         server = get_server(tmp / "pg", cleanup_mode="stop")
         dsn = str(server.get_uri())
