@@ -64,3 +64,5 @@ class FairQueuePool(AsyncAdaptedQueuePool):
     """``AsyncAdaptedQueuePool`` (``DB_POOL=queue``) with the queue above."""
 
     _queue_class = FairQueue
+    # Log as the pool it replaces: under "sqlalchemy", whose level log.py sets.
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.AsyncAdaptedQueuePool"
