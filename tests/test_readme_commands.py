@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, git, output, own_temproot
-from tests.emulation import free_port
+from tests.emulation import free_port, require
 
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 TIMEOUT = 900
@@ -338,11 +337,7 @@ def while_dev_runs(user: User, project: Path, orm: str, *, with_models: bool) ->
 @pytest.mark.xdist_group("readme-b")
 def test_bench_commands(user: User, template: Path) -> None:
     """The README's benchmarks, shortened by their own options (figures, never thresholds)."""
-    if shutil.which("wrk") is None:
-        message = "wrk is not installed (apt-get install wrk; .ci/run installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require("wrk")  # .ci/run installs it
     timings = user.run(template, "bench", "--runs", "1", "--quick").stdout
     assert re.search(r"render \(copier copy, default answers\): median [\d.]+ s", timings), timings
     assert "rendered test suite, embedded PostgreSQL start included" in timings, timings
