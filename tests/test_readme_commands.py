@@ -341,9 +341,8 @@ def test_bench_commands(user: User, template: Path) -> None:
     timings = user.run(template, "bench", "--runs", "1", "--quick").stdout
     assert re.search(r"render \(copier copy, default answers\): median [\d.]+ s", timings), timings
     assert "rendered test suite, embedded PostgreSQL start included" in timings, timings
-    http = user.run(
-        template, "bench", "http", "--duration", "1", "--connections", "4", "--rounds", "1"
-    ).stdout
+    options = ("--duration", "1", "--connections", "4", "--rounds", "1", "--minimal")
+    http = user.run(template, "bench", "http", *options).stdout
     for pair in ("asyncio/h11", "uvloop/httptools"):
         for endpoint in (
             "GET /api/v1/users/{id}",
@@ -351,8 +350,10 @@ def test_bench_commands(user: User, template: Path) -> None:
             "POST /api/v1/tasks",
         ):
             assert f"{pair}, -c4, {endpoint}" in http, http
-    ratios = re.findall(r"median ratio (\d+\.\d+)", http)
+    ratios = re.findall(r"median ratio (\d+\.\d+)\n", http)  # the rendered app's
     assert len(ratios) == 6, http
+    ratios += re.findall(r"median ratio (\d+\.\d+) \(minimal\)", http)
+    assert len(ratios) == 12, http
     assert all(float(ratio) > 0 for ratio in ratios), http
     assert re.search(r"rendered +\d+ req/s p50 +[\d.]+ ms p99 +[\d.]+ ms >1s \d+ err 0", http), http
 
