@@ -80,6 +80,7 @@ async def integrity_error(request: Request, _exc: Exception) -> JSONResponse:
 # SQLSTATEs that mean the database cannot serve us now: connection exceptions (08),
 # rejected login (28, e.g. pg_hba or password), too many connections, shutting down.
 UNAVAILABLE_SQLSTATES = ("08", "28", "53300", "57P01", "57P02", "57P03")
+FOREIGN_KEY_VIOLATION = "23503"  # the row a foreign key names does not exist
 
 
 def sqlstate(exc: DBAPIError) -> str:
