@@ -127,9 +127,14 @@ def read_all(proc: subprocess.Popen[str]) -> str:
     return proc.stdout.read()
 
 
-def ctrl_c(proc: subprocess.Popen[str]) -> str:
-    """What a terminal does on Ctrl-C: SIGINT to the whole foreground process group."""
+def ctrl_c(proc: subprocess.Popen[str], *, again_every: float | None = None) -> str:
+    """What a terminal does on Ctrl-C: SIGINT to the whole foreground process group; with
+    ``again_every``, pressed again and again (an impatient user) until the process exits."""
     os.killpg(proc.pid, signal.SIGINT)
+    while again_every is not None and proc.poll() is None:
+        time.sleep(again_every)
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode in {0, 130}, out
     assert "Traceback" not in out, out
@@ -290,13 +295,14 @@ def test_readme_commands(user: User, template: Path, answers: list[str], orm: st
     assert re.search(r"\d+ passed", tests.stdout), output(tests)
 
     # kill -9 of dev leaves the server running; the next dev takes it over, and Ctrl-C
-    # then stops it.
+    # then stops it, even pressed again while dev exits (uv run, with no terminal, also
+    # passes a second SIGINT on): no traceback, and the embedded PostgreSQL stopped.
     with user.dev(project, port) as killed:
         os.killpg(killed.pid, signal.SIGKILL)
         killed.wait()
     assert postgres_processes(data_dir) != []
     with user.dev(project, port) as dev:
-        ctrl_c(dev)
+        ctrl_c(dev, again_every=0.05)
     assert postgres_processes(data_dir) == []
 
     # Updating from the template: nothing to merge at the same version, and no conflict.
