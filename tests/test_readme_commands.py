@@ -127,15 +127,24 @@ def read_all(proc: subprocess.Popen[str]) -> str:
     return proc.stdout.read()
 
 
-def ctrl_c(proc: subprocess.Popen[str], *, again_every: float | None = None) -> str:
-    """What a terminal does on Ctrl-C: SIGINT to the whole foreground process group; with
-    ``again_every``, pressed again and again (an impatient user) until the process exits."""
+def ctrl_c(proc: subprocess.Popen[str], *, again_after: str | None = None) -> str:
+    """What a terminal does on Ctrl-C: SIGINT to the whole foreground process group. With
+    ``again_after``, Ctrl-C is pressed again and again from the moment a line containing it
+    is written until the process exits."""
     os.killpg(proc.pid, signal.SIGINT)
-    while again_every is not None and proc.poll() is None:
-        time.sleep(again_every)
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGINT)
+    head = ""
+    if again_after is not None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            head += line
+            if again_after in line:
+                break
+        while proc.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.05)
     out, _ = proc.communicate(timeout=60)
+    out = head + out
     assert proc.returncode in {0, 130}, out
     assert "Traceback" not in out, out
     return out
@@ -295,14 +304,14 @@ def test_readme_commands(user: User, template: Path, answers: list[str], orm: st
     assert re.search(r"\d+ passed", tests.stdout), output(tests)
 
     # kill -9 of dev leaves the server running; the next dev takes it over, and Ctrl-C
-    # then stops it, even pressed again while dev exits (uv run, with no terminal, also
-    # passes a second SIGINT on): no traceback, and the embedded PostgreSQL stopped.
+    # then stops it, even pressed again once the server has stopped, while dev exits and
+    # stops PostgreSQL (`uv run` with no terminal passes the first one on a second time).
     with user.dev(project, port) as killed:
         os.killpg(killed.pid, signal.SIGKILL)
         killed.wait()
     assert postgres_processes(data_dir) != []
     with user.dev(project, port) as dev:
-        ctrl_c(dev, again_every=0.05)
+        ctrl_c(dev, again_after="Finished server process")
     assert postgres_processes(data_dir) == []
 
     # Updating from the template: nothing to merge at the same version, and no conflict.
