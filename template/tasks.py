@@ -51,12 +51,13 @@ def call(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None
 
     The terminal sends SIGINT to the child too; the child shuts down cleanly (uvicorn,
     psql) while this process waits for it instead of dying with a traceback and leaving
-    it behind. From then on this process ignores Ctrl-C until it exits: pressed again
-    while it winds up, it is the child's business too. A Python handler, unlike SIG_IGN,
-    is reset to the default in the child.
+    it behind. A Python handler, unlike SIG_IGN, is reset to the default in the child. Once
+    the child has exited, SIG_IGN: a Ctrl-C pressed again while this process winds up must
+    not kill it (Python drops its own handlers as the interpreter shuts down).
     """
     signal.signal(signal.SIGINT, lambda *_: None)
     status = subprocess.call(command, cwd=cwd, env=env)  # noqa: S603
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 128 - status if status < 0 else status  # killed by signal N: 128 + N, as shells do
 
 
