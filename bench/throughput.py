@@ -103,7 +103,6 @@ async def create_task(body: TaskCreate):
 # what it serves is the most an app that keeps the ORM session can serve.
 MINIMAL_APP = '''
 """The rendered endpoints' ORM calls, without the template's HTTP layer."""
-import gc
 import uuid
 from contextlib import asynccontextmanager
 
@@ -111,6 +110,7 @@ from fastapi import FastAPI, HTTPException
 from sqlalchemy import func, select
 
 from bench_service.api.v1.schemas import Page, TaskCreate, TaskRead, UserRead
+from bench_service.app import freeze_startup_objects
 from bench_service.db.engine import create_database
 from bench_service.models import Task, User
 from bench_service.settings import Settings
@@ -119,8 +119,7 @@ from bench_service.settings import Settings
 @asynccontextmanager
 async def lifespan(app):
     app.state.database = create_database(Settings())
-    gc.collect()
-    gc.freeze()
+    freeze_startup_objects()
     yield
     await app.state.database.dispose()
 
