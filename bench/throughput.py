@@ -108,7 +108,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
+from bench_service.api.errors import FOREIGN_KEY_VIOLATION, sqlstate
 from bench_service.api.v1.schemas import Page, TaskCreate, TaskRead, UserRead
 from bench_service.app import freeze_startup_objects
 from bench_service.db.engine import create_database
@@ -162,11 +164,14 @@ async def list_tasks(limit: int = 20, offset: int = 0) -> Page[TaskRead]:
 async def create_task(body: TaskCreate) -> TaskRead:
     session = app.state.database.sessionmaker()
     try:
-        if await session.get(User, body.owner_id) is None:
-            raise HTTPException(404)
         task = Task(**body.model_dump())
         session.add(task)
-        await session.flush()
+        try:
+            await session.flush()  # the foreign key checks the owner, as in the template
+        except IntegrityError as exc:
+            if sqlstate(exc) == FOREIGN_KEY_VIOLATION:
+                raise HTTPException(404) from None
+            raise
         await session.commit()
         return TaskRead.model_validate(task)
     finally:
