@@ -367,10 +367,15 @@ def test_bench_commands(user: User, template: Path) -> None:
             assert f"{pair}, -c4, {endpoint}" in http, http
     ratios = re.findall(r"median ratio (\d+\.\d+)\n", http)  # the rendered app's
     assert len(ratios) == 6, http
-    ratios += re.findall(r"median ratio (\d+\.\d+) \(minimal\)", http)
-    assert len(ratios) == 12, http
+    ratios += re.findall(r"median ratio (\d+\.\d+) \((?:minimal|core)\)", http)
+    assert len(ratios) == 18, http
     assert all(float(ratio) > 0 for ratio in ratios), http
-    assert re.search(r"rendered +\d+ req/s p50 +[\d.]+ ms p99 +[\d.]+ ms >1s \d+ err 0", http), http
+    for app in ("rendered", "raw", "minimal", "core"):
+        cells = re.findall(
+            rf"{app} +\d+ req/s p50 +[\d.]+ ms p99 +[\d.]+ ms >1s \d+ err (\d+)", http
+        )
+        assert len(cells) == 6, http  # 3 endpoints x 2 pairs x 1 round
+        assert set(cells) == {"0"}, http  # every response a 2xx
 
 
 def test_scaffold_without_a_clone(user: User, template: Path) -> None:
