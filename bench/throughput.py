@@ -97,17 +97,14 @@ async def create_task(body: TaskCreate):
     return dict(row)
 '''
 
-# --minimal: the rendered project's models, schemas and database layer (engine, pool,
-# autocommit reads) in a FastAPI app without the template's HTTP layer: no middleware, no
-# access log, no dependencies, routes on the app. The same ORM calls as the rendered endpoints;
-# what it serves is the most an app that keeps the ORM session can serve.
-MINIMAL_APP = '''
-"""The rendered endpoints' ORM calls, without the template's HTTP layer."""
+# The start the two apps of --minimal share: the rendered project's database layer in a bare
+# FastAPI app. `reads` is the engine in autocommit, as `ReadSession` has it.
+BARE_APP = """
 import uuid
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bench_service.api.errors import FOREIGN_KEY_VIOLATION, sqlstate
@@ -121,12 +118,23 @@ from bench_service.settings import Settings
 @asynccontextmanager
 async def lifespan(app):
     app.state.database = create_database(Settings())
+    app.state.reads = app.state.database.engine.execution_options(isolation_level="AUTOCOMMIT")
     freeze_startup_objects()
     yield
     await app.state.database.dispose()
 
 
 app = FastAPI(lifespan=lifespan)
+"""
+
+# --minimal: the rendered project's models, schemas and database layer (engine, pool,
+# autocommit reads) in a FastAPI app without the template's HTTP layer: no middleware, no
+# access log, no dependencies, routes on the app. The same ORM calls as the rendered endpoints;
+# what it serves is the most an app that keeps the ORM session can serve.
+MINIMAL_APP = (
+    '"""The rendered endpoints\' ORM calls, without the template\'s HTTP layer."""\n'
+    + BARE_APP
+    + """
 
 
 # Sessions are closed as the template's dependencies close them. (`async with session` closes
@@ -176,26 +184,16 @@ async def create_task(body: TaskCreate) -> TaskRead:
         return TaskRead.model_validate(task)
     finally:
         await session.close()
-'''
+"""
+)
 
 # --minimal also serves `core`: the same statements through SQLAlchemy Core on a pooled
 # connection of the same engine, no Session at all, statements built once with bind
 # parameters: the cheapest way SQLAlchemy runs them, short of writing SQL strings.
-CORE_APP = '''
-"""The rendered endpoints' statements through SQLAlchemy Core: no Session, no HTTP layer."""
-import uuid
-from contextlib import asynccontextmanager
-
-from fastapi import FastAPI, HTTPException
-from sqlalchemy import bindparam, func, insert, select
-from sqlalchemy.exc import IntegrityError
-
-from bench_service.api.errors import FOREIGN_KEY_VIOLATION, sqlstate
-from bench_service.api.v1.schemas import Page, TaskCreate, TaskRead, UserRead
-from bench_service.app import freeze_startup_objects
-from bench_service.db.engine import create_database
-from bench_service.models import Task, User
-from bench_service.settings import Settings
+CORE_APP = (
+    '"""The same statements through SQLAlchemy Core: no Session, no HTTP layer."""\n'
+    + BARE_APP
+    + """
 
 users, tasks = User.__table__, Task.__table__
 USER = select(users).where(users.c.id == bindparam("id"))
@@ -207,18 +205,6 @@ TASKS = (
     .offset(bindparam("offset"))
 )
 INSERT = insert(tasks).returning(*tasks.c)
-
-
-@asynccontextmanager
-async def lifespan(app):
-    app.state.database = create_database(Settings())
-    app.state.reads = app.state.database.engine.execution_options(isolation_level="AUTOCOMMIT")
-    freeze_startup_objects()
-    yield
-    await app.state.database.dispose()
-
-
-app = FastAPI(lifespan=lifespan)
 
 
 # Connections are closed in `finally`, not `async with`, for the reason the minimal app gives.
@@ -260,7 +246,8 @@ async def create_task(body: TaskCreate) -> TaskRead:
     finally:
         await connection.close()
     return TaskRead.model_validate(row)
-'''
+"""
+)
 
 
 # wrk: random ids from a file; prints one JSON line of figures when done.
