@@ -1,13 +1,16 @@
 """HTTP throughput: the rendered models variant against a raw-asyncpg app doing the same SQL.
 
     python3 tasks.py bench http [--duration 10] [--connections 32,64] [--rounds 2] [--ref HEAD]
+        [--minimal]
 
 Renders the models variant from this checkout, starts an embedded PostgreSQL, migrates,
 seeds 1,000 users and 5,000 tasks, and serves the rendered app and a minimal FastAPI app
 that runs the same statements through an asyncpg pool of the same size (5 + 10), one
 uvicorn worker each, for each loop/http pair. wrk drives both, rendered and raw rounds
 alternating, and the script prints per endpoint: req/s, p50, p99, requests over 1 s, and
-the rendered/raw ratio per round and its median. Figures only: nothing fails on them.
+the rendered/raw ratio per round and its median. ``--minimal`` adds two ceilings, each
+app's median ratio to raw printed too: the rendered ORM calls in a bare app (minimal) and the
+same statements through SQLAlchemy Core (core). Figures only: nothing fails on them.
 Needs wrk (``apt-get install wrk``).
 """
 
