@@ -18,6 +18,8 @@ from tests.conftest import NestedPytest, output, own_temproot, project_env, run
 from tests.variants import VARIANTS, Variant
 
 JINJA_LEFTOVER = re.compile(r"{{|}}|{%|%}")
+# What a developer's shell or direnv may export; each changes what some rendered test checks.
+EXPORTED_SETTINGS = {"ENVIRONMENT": "production", "LOG_FORMAT": "json", "DB_MAX_OVERFLOW": "0"}
 
 
 def variant_params() -> list[object]:
@@ -89,11 +91,13 @@ def test_own_tests(
     mypy_cache: Path,
     nested_pytest: NestedPytest,
 ) -> None:
-    """The rendered project's pytest, on its own database of the shared server."""
+    """The rendered project's pytest, on its own database of the shared server, from a shell
+    that exports settings the tests must not pick up (the rendered conftest clears them)."""
     env = {
         **project_env(project, mypy_cache),
         "TEST_DATABASE_URL": database_for(variant.id),
         "FUZZ_MAX_EXAMPLES": str(variant.fuzz_examples),
+        **EXPORTED_SETTINGS,
     }
     proc = nested_pytest(project, env)
     assert proc.returncode == 0, output(proc)
