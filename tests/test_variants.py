@@ -18,7 +18,8 @@ from tests.conftest import NestedPytest, output, own_temproot, project_env, run
 from tests.variants import VARIANTS, Variant
 
 JINJA_LEFTOVER = re.compile(r"{{|}}|{%|%}")
-# What a developer's shell or direnv may export; each changes what some rendered test checks.
+# What a developer's shell or direnv may export. Without the rendered conftest clearing them,
+# ENVIRONMENT=production fails test_json_is_the_production_default.
 EXPORTED_SETTINGS = {"ENVIRONMENT": "production", "LOG_FORMAT": "json", "DB_MAX_OVERFLOW": "0"}
 
 
