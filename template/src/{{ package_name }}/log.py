@@ -9,10 +9,13 @@
 - The access log is the app's own (``middleware.AccessLog``): uvicorn's is off.
 - The embedded PostgreSQL wheel's step-by-step output and SQLAlchemy's statements are shown
   only at DEBUG.
+- A text line is one line: control characters in it (a request path's ``%0d%0a`` that would
+  forge a second line, ``%1b`` terminal escapes) are written as ``\\xNN``. JSON escapes them.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 LogFormat = Literal["text", "json"]
@@ -26,6 +29,18 @@ JSON_NAMES = {
     "name": "logger",
     "correlation_id": "request_id",
 }
+
+
+# C0 and C1 controls and DEL (what a terminal or a log parser obeys) are written as \x1b is.
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+
+
+class TextFormatter(logging.Formatter):
+    """The text format, with control characters escaped (a traceback keeps its lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802  (logging's name)
+        """The line of ``record``, every control character escaped."""
+        return super().formatMessage(record).translate(_CONTROL)
 
 
 def log_config(level: str, log_format: LogFormat = "text") -> dict[str, Any]:
@@ -42,7 +57,7 @@ def log_config(level: str, log_format: LogFormat = "text") -> dict[str, Any]:
             },
         },
         "formatters": {
-            "text": {"format": TEXT},
+            "text": {"()": f"{__name__}.TextFormatter", "fmt": TEXT},
             "json": {
                 "()": "pythonjsonlogger.json.JsonFormatter",
                 "fmt": JSON,

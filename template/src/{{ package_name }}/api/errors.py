@@ -1,6 +1,8 @@
 """Exception handlers: database trouble becomes JSON with the right status, never internals.
 
 - the database cannot be reached, or the pool is exhausted: 503
+- the transaction lost a serialization race or a deadlock (SQLSTATE 40001, 40P01): 503
+  with ``Retry-After``; nothing was saved and the same request may well succeed
 - a constraint is violated (also at COMMIT): 409
 - the database refuses a value (SQLSTATE class 22: out of range, bad encoding, ...): 422,
   in the same body as any other invalid input; the schemas should have refused it first
@@ -77,6 +79,9 @@ async def integrity_error(request: Request, _exc: Exception) -> JSONResponse:
     return problem(409, "conflict with existing data")
 
 
+# SQLSTATEs whose transaction was rolled back for a race with another: retrying may succeed.
+RETRYABLE_SQLSTATES = ("40001", "40P01")  # serialization failure, deadlock detected
+READ_ONLY_TRANSACTION = "25006"  # a write on a read-only connection: a ReadSession's
 # SQLSTATEs that mean the database cannot serve us now: connection exceptions (08),
 # rejected login (28, e.g. pg_hba or password), too many connections, shutting down.
 UNAVAILABLE_SQLSTATES = ("08", "28", "53300", "57P01", "57P02", "57P03")
@@ -93,10 +98,27 @@ def is_unavailable(exc: DBAPIError) -> bool:
     return exc.connection_invalidated or sqlstate(exc).startswith(UNAVAILABLE_SQLSTATES)
 
 
+def is_retryable(exc: DBAPIError) -> bool:
+    """True when the transaction lost a race (40001, 40P01): it was rolled back, retry it."""
+    return sqlstate(exc) in RETRYABLE_SQLSTATES
+
+
 async def dbapi_error(request: Request, exc: Exception) -> JSONResponse:
-    """Connection trouble is a 503, a refused value a 422; anything else a 500."""
+    """Connection trouble and lost races are a 503, a refused value a 422; else a 500."""
     if isinstance(exc, DBAPIError) and is_unavailable(exc):
         return await database_unavailable(request, exc)
+    if isinstance(exc, DBAPIError) and is_retryable(exc):
+        logger.warning("%s %s: %s, rolled back", request.method, request.url.path, sqlstate(exc))
+        detail = "a concurrent transaction interfered; nothing was saved, retry"
+        return problem(503, detail, {"Retry-After": "1"})
+    if isinstance(exc, DBAPIError) and sqlstate(exc) == READ_ONLY_TRANSACTION:
+        logger.error(
+            "%s %s: a write through ReadSession, refused by the database: take DbSession",
+            request.method,
+            request.url.path,
+            exc_info=exc,
+        )
+        return problem(500, "internal server error")
     if isinstance(exc, DBAPIError) and sqlstate(exc).startswith("22"):
         logger.info("%s %s: data exception %s", request.method, request.url.path, sqlstate(exc))
         refused = {"loc": ["body"], "type": "value_error", "msg": "value refused by the database"}
@@ -138,10 +160,17 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error(
         "%s %s: unhandled %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
     )
-    # Answered outside the request-ID middleware (Starlette's last resort): the header too.
-    request_id = correlation_id.get()
-    headers = {REQUEST_ID: request_id} if request_id else None
-    return problem(500, "internal server error", headers)
+    return problem(500, "internal server error")
+
+
+async def last_resort(request: Request, exc: Exception) -> JSONResponse:
+    """``unexpected_error`` as Starlette's outermost handler, outside the request-ID
+    middleware: the response needs the ``X-Request-ID`` header added here (only here, or
+    the handlers inside the middleware would send it twice)."""
+    response = await unexpected_error(request, exc)
+    if request_id := correlation_id.get():
+        response.headers[REQUEST_ID] = request_id
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -150,7 +179,7 @@ def install_error_handlers(app: FastAPI) -> None:
     for error in UNAVAILABLE:
         app.add_exception_handler(error, database_unavailable)
     app.add_exception_handler(DBAPIError, dbapi_error)
-    app.add_exception_handler(Exception, unexpected_error)
+    app.add_exception_handler(Exception, last_resort)
     app.add_exception_handler(405, method_not_allowed)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -19,7 +19,10 @@ DESCRIPTIONS = {
     400: "The body could not be read (not UTF-8, say)",
     404: "No such resource",
     409: "Conflicts with data already stored; nothing was saved",
-    503: "The database is unavailable; retry after Retry-After seconds",
+    503: (
+        "The database is unavailable, or a concurrent transaction interfered; nothing was "
+        "saved: retry after Retry-After seconds"
+    ),
 }
 
 

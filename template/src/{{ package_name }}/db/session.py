@@ -11,7 +11,10 @@ that hangs up never leaves a connection checked out.
 ``ReadSession``, for endpoints that only read: no transaction at all. Each statement runs on
 its own (autocommit) and sees the data committed when it starts, which is what every statement
 of a READ COMMITTED transaction sees too; what is saved is the BEGIN and the COMMIT, two round
-trips of three. Writing through it raises ``ReadOnlyError`` (a 500): take ``DbSession``.
+trips of three. It is read-only by the database (``db/state.py``): a write of any kind fails
+and changes nothing. A flush or an ORM insert/update/delete raises ``ReadOnlyError`` before
+anything is sent, and so do ORM changes left unsaved when the endpoint returns (they would be
+dropped silently): a 500 either way, take ``DbSession``.
 """
 
 from __future__ import annotations
@@ -89,6 +92,8 @@ async def get_read_session(
     session = factory()
     try:
         yield session
+        if session.new or session.dirty or session.deleted:
+            raise ReadOnlyError(f"{READ_ONLY} (changes left unsaved in a ReadSession)")
     finally:
         await session.close()
 
