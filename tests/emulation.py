@@ -193,13 +193,13 @@ class PgBouncer:
         self.process.wait(timeout=10)
 
 
-def start_pgbouncer(directory: Path, server: TlsPostgres) -> PgBouncer:
+def start_pgbouncer(directory: Path, server: TlsPostgres, port: int | None = None) -> PgBouncer:
     """One server connection for every client: statement-name clashes cannot hide.
 
-    A free port per instance, so that xdist workers never share one (a worker's control
-    test leaves named statements behind on purpose).
+    A free port per instance unless ``port`` is given, so that xdist workers never share one
+    (a worker's control test leaves named statements behind on purpose).
     """
-    port = free_port()
+    port = port or free_port()
     binary = require("pgbouncer")
     directory.mkdir(parents=True, exist_ok=True)
     hand_over(directory)

@@ -1,8 +1,8 @@
-"""Run a rendered service in process and hammer it: ``python emulation_client.py PKG N``.
+"""Run a rendered service in process and hammer it: ``python emulation_client.py PKG N [R]``.
 
 Settings come from the environment (DATABASE_URL, ...), exactly as in production. Prints
-one JSON line: how many of N concurrent requests failed, readiness, and what the URL
-normaliser made of DATABASE_URL (password masked).
+one JSON line: how many of N concurrent requests failed (in each of R rounds, one after
+the other), readiness, and what the URL normaliser made of DATABASE_URL (password masked).
 """
 
 import asyncio
@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import text
 
 
-async def main(package: str, requests: int) -> dict[str, Any]:
+async def main(package: str, requests: int, rounds: int = 1) -> dict[str, Any]:
     """Start the app's lifespan, send ``requests`` concurrent parameterised queries."""
     app_module = importlib.import_module(f"{package}.app")
     session_module = importlib.import_module(f"{package}.db.session")
@@ -33,17 +33,25 @@ async def main(package: str, requests: int) -> dict[str, Any]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://emulated") as client:
-            responses = await asyncio.gather(*(client.get(f"/work/{n}") for n in range(requests)))
+            failed: list[list[int]] = []
+            for _ in range(rounds):
+                batch = (client.get(f"/work/{n}") for n in range(requests))
+                responses = await asyncio.gather(*batch)
+                failed.append(
+                    [
+                        r.status_code
+                        for n, r in enumerate(responses)
+                        if r.status_code != 200 or r.json() != {"sum": n + 1 + 2 * n}
+                    ]
+                )
             ready = await client.get("/health/ready")
-    failed = [
-        r.status_code
-        for n, r in enumerate(responses)
-        if r.status_code != 200 or r.json() != {"sum": n + 1 + 2 * n}
-    ]
+            found = app.state.database.transaction_pooler
     target = settings.require_database()
     return {
-        "failed": len(failed),
-        "statuses": sorted(set(failed)),
+        "failed": sum(map(len, failed)),
+        "failed_by_round": [len(round_) for round_ in failed],
+        "statuses": sorted({status for round_ in failed for status in round_}),
+        "found_pooler": found,
         "ready": ready.status_code,
         "ready_body": ready.json(),
         "normalised": target.masked,
@@ -54,4 +62,5 @@ async def main(package: str, requests: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(sys.argv[1], int(sys.argv[2])))))
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    print(json.dumps(asyncio.run(main(sys.argv[1], int(sys.argv[2]), rounds))))

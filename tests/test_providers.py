@@ -56,8 +56,8 @@ def service(project: Path, env: dict[str, str], *args: str) -> Any:
     return proc
 
 
-def load(project: Path, env: dict[str, str], requests: int = 60) -> dict[str, Any]:
-    proc = service(project, env, str(CLIENT), PACKAGE, str(requests))
+def load(project: Path, env: dict[str, str], requests: int = 60, rounds: int = 1) -> dict[str, Any]:
+    proc = service(project, env, str(CLIENT), PACKAGE, str(requests), str(rounds))
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     print(json.dumps(result))  # the figures for the note: pytest -s shows them
     return result
@@ -111,9 +111,11 @@ async def named_statements(url: str, *, reset: bool = False) -> list[str]:
         await connection.close()
 
 
-def concurrent_load(project: Path, env: dict[str, str], processes: int = 3) -> list[dict[str, Any]]:
+def concurrent_load(
+    project: Path, env: dict[str, str], processes: int = 3, rounds: int = 1
+) -> list[dict[str, Any]]:
     with ThreadPoolExecutor(processes) as pool:
-        return list(pool.map(lambda _: load(project, env), range(processes)))
+        return list(pool.map(lambda _: load(project, env, rounds=rounds), range(processes)))
 
 
 def test_supabase_transaction_pooler(
@@ -151,6 +153,60 @@ def test_pooler_without_the_fix_fails(
     results = concurrent_load(project, env)
     leftovers = asyncio.run(named_statements(pooler.url(), reset=True))
     assert sum(r["failed"] for r in results) > 0 or leftovers, results
+
+
+PGBOUNCER_PORT = 6432  # PgBouncer's default, which URLs pasted from its hosts carry
+
+
+@pytest.fixture(scope="module")
+def pooler_on_6432(
+    tmp_path_factory: pytest.TempPathFactory, tls_server: TlsPostgres
+) -> Iterator[PgBouncer]:
+    """PgBouncer on its own default port (one test only: xdist workers cannot share it)."""
+    bouncer = start_pgbouncer(tmp_path_factory.mktemp("pgbouncer-6432"), tls_server, PGBOUNCER_PORT)
+    yield bouncer
+    bouncer.stop()
+
+
+def test_pgbouncer_on_its_default_port_as_pasted(
+    rendered: Callable[[Variant], Path], tls_server: TlsPostgres, pooler_on_6432: PgBouncer
+) -> None:
+    """``...:6432/app?sslmode=require`` and nothing else said: detected, three processes
+    through one server connection, 0 errors; migrate refuses it without a direct URL.
+    (A variant with the example models: the emulated server is migrated to their head.)"""
+    project = rendered(BY_ID["railway-nullpool-sqlalchemy"])
+    pasted = f"{pooler_on_6432.url()}?sslmode=require"
+    refused = run(
+        [sys.executable, "-m", PACKAGE, "migrate"],
+        project,
+        {"PYTHONPATH": str(project / "src"), "DATABASE_URL": pasted},
+    )
+    assert refused.returncode == 2, output(refused)
+    assert "DATABASE_DIRECT_URL" in refused.stderr, output(refused)
+    env = {"DATABASE_URL": pasted, "DATABASE_DIRECT_URL": tls_server.url(query="sslmode=require")}
+    service(project, env, "-m", PACKAGE, "migrate")
+    asyncio.run(named_statements(pooler_on_6432.url(), reset=True))
+    results = concurrent_load(project, env)
+    assert [r["failed"] for r in results] == [0, 0, 0], results
+    assert all(r["transaction_pooler"] for r in results), results
+    assert asyncio.run(named_statements(pooler_on_6432.url())) == []
+
+
+def test_an_undeclared_pooler_is_found_by_its_errors(
+    rendered: Callable[[Variant], Path], tls_server: TlsPostgres, pooler: PgBouncer
+) -> None:
+    """A pooler on a port no rule knows, nothing declared: the first clash turns the caches
+    off (the requests then in flight get 503 with Retry-After, never a 500), and the
+    process has no error after that."""
+    project = rendered(BY_ID["supabase-queue-sqlmodel"])
+    env = {"DATABASE_URL": pooler.url()}
+    asyncio.run(named_statements(pooler.url(), reset=True))
+    results = concurrent_load(project, env, rounds=3)
+    assert all(r["statuses"] in ([], [503]) for r in results), results
+    # A process fails in the round it finds the pooler (the requests then in flight), only.
+    assert all(sum(map(bool, r["failed_by_round"])) <= 1 for r in results), results
+    assert any(r["found_pooler"] for r in results), results
+    asyncio.run(named_statements(pooler.url(), reset=True))
 
 
 def test_migrations_refuse_the_pooler(

@@ -3,7 +3,8 @@
 asyncpg accepts no libpq query options (``sslmode=require`` raises ``TypeError`` deep in
 the driver), and transaction poolers break its prepared-statement caches. Both are handled
 here, as data: ``PROVIDERS`` holds the per-provider defaults, ``_QUERY_OPTIONS`` says what
-becomes of each libpq option, ``_POOLER_RULES`` recognises transaction poolers by URL.
+becomes of each libpq option, ``_POOLER_RULES`` recognises transaction poolers by URL
+(``db/pooler.py`` recognises the others by the errors they cause).
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ PROVIDERS: Mapping[ProviderName, Provider] = {
 _POOLER_RULES: tuple[tuple[str, Callable[[URL], bool]], ...] = (
     ("Neon pooled host (-pooler)", lambda u: "-pooler." in (u.host or "")),
     ("Supabase transaction pooler (port 6543)", lambda u: u.port == 6543),
+    ("PgBouncer's default port (6432)", lambda u: u.port == 6432),
 )
+
+# asyncpg's arguments for a transaction pooler: no named prepared statements to clash.
+NO_STATEMENT_CACHE = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
 
 # Startup parameters a transaction pooler passes through; anything else is rejected.
 POOLER_SAFE_SERVER_SETTINGS = frozenset({"application_name", "timezone"})
@@ -152,8 +157,7 @@ def resolve(
     if pooled:
         # A transaction pooler hands each transaction to any server connection: prepared
         # statements cached on one connection are missing (or clash) on the next.
-        options.connect_args["statement_cache_size"] = 0
-        options.connect_args["prepared_statement_cache_size"] = 0
+        options.connect_args.update(NO_STATEMENT_CACHE)
         rejected = set(options.server_settings) - POOLER_SAFE_SERVER_SETTINGS
         if rejected:
             raise fail(
