@@ -15,8 +15,9 @@ on the log lines), so that a user's report leads to the log.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from typing import Any
 
 from asgi_correlation_id import correlation_id
@@ -58,11 +59,42 @@ async def http_error(_request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, exc.detail, exc.headers)
 
 
+ECHO_LIMIT = 120  # characters of the input a 422 quotes, at most
+
+
+def echo(value: Any) -> Any:
+    """What a 422 quotes of an input: a small JSON value as it is, anything else as text of
+    at most ``ECHO_LIMIT`` characters (undecodable bytes replaced): a body is never sent
+    back whole, and the answer always encodes."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, Sized) and len(value) > ECHO_LIMIT:
+        return f"({type(value).__name__} of {len(value)} items)"
+    else:
+        try:
+            text = json.dumps(jsonable_encoder(value))
+        except (TypeError, ValueError):
+            text = repr(value)
+        else:
+            if len(text) <= ECHO_LIMIT:
+                return value
+    return text if len(text) <= ECHO_LIMIT else f"{text[:ECHO_LIMIT]}..."
+
+
 async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    """422 for invalid input, as FastAPI words it, with the request ID."""
+    """422 for invalid input, as FastAPI words it (the input quoted, not echoed), with the
+    request ID."""
     if not isinstance(exc, RequestValidationError):  # registered for it only
         raise exc
-    return problem(422, exc.errors())
+    errors = [
+        {**error, "input": echo(error["input"])} if "input" in error else error
+        for error in exc.errors()
+    ]
+    return problem(422, errors)
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
