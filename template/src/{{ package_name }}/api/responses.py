@@ -18,7 +18,12 @@ class Problem(BaseModel):
 DESCRIPTIONS = {
     400: "The body could not be read (not UTF-8, say)",
     404: "No such resource",
+    413: "The body is over MAX_REQUEST_BYTES",
     409: "Conflicts with data already stored; nothing was saved",
+    504: (
+        "The database did not confirm the commit: the change may have been saved; retry "
+        "with the same Idempotency-Key, or read before retrying"
+    ),
     503: (
         "The database is unavailable, or a concurrent transaction interfered; nothing was "
         "saved: retry after Retry-After seconds"

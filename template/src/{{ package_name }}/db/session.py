@@ -6,7 +6,9 @@ the code after ``yield`` in a request-scoped dependency runs after the response 
 so a commit there could fail after the client got a 2xx. With ``scope="function"`` the exit code
 runs when the endpoint returns, and a failing commit still becomes the response (409/503/500
 through the exception handlers). FastAPI shields that exit code from cancellation, so a client
-that hangs up never leaves a connection checked out.
+that hangs up never leaves a connection checked out. A COMMIT that is never answered (the
+connection lost, or ``DB_COMMAND_TIMEOUT``) is a 504 saying the outcome is unknown, never a
+503 "retry later": the write may have been saved.
 
 ``ReadSession``, for endpoints that only read: no transaction at all. Each statement runs on
 its own (autocommit) and sees the data committed when it starts, which is what every statement
@@ -24,12 +26,41 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
 
 class ReadOnlyError(RuntimeError):
     """A write through a ``ReadSession``."""
+
+
+class CommitOutcomeUnknownError(RuntimeError):
+    """The COMMIT was sent but never answered (connection lost, ``DB_COMMAND_TIMEOUT``): the
+    transaction may or may not have been committed. Not "retry later": a blind retry may
+    write twice; retry with the same ``Idempotency-Key``, or read first."""
+
+
+# SQLSTATE classes that mean the connection, not the transaction, failed: a COMMIT that
+# ends with one of them may have been applied before the connection went.
+_CONNECTION_FAILED = ("08", "57P")
+
+
+async def commit(session: AsyncSession) -> None:
+    """COMMIT; raise ``CommitOutcomeUnknownError`` when the server never said how it went.
+
+    A COMMIT the server refuses (a deferred constraint, a serialization failure) was rolled
+    back: that error is raised as it is.
+    """
+    try:
+        await session.commit()
+    except DBAPIError as exc:
+        code = str(getattr(exc.orig, "sqlstate", None) or "")
+        if code and not code.startswith(_CONNECTION_FAILED) and not exc.connection_invalidated:
+            raise
+        raise CommitOutcomeUnknownError(type(exc.orig).__name__) from exc
+    except (TimeoutError, OSError) as exc:
+        raise CommitOutcomeUnknownError(type(exc).__name__) from exc
 
 
 class ReadOnlySession(Session):
@@ -80,7 +111,7 @@ async def get_session(
     try:
         yield session
         if session.in_transaction():
-            await session.commit()
+            await commit(session)
     finally:
         await session.close()  # rolls back whatever was not committed
 
