@@ -227,6 +227,28 @@ def test_migrations_refuse_the_pooler(
     assert PASSWORD not in proc.stderr
 
 
+def test_a_wrong_password_is_one_line(
+    rendered: Callable[[Variant], Path], tls_server: TlsPostgres
+) -> None:
+    """Against a server that checks passwords: the user, the host, the hint, and no echo."""
+    project = rendered(BY_ID["neon-nullpool"])
+    wrong = "Wrong-Pass-7"
+    url = tls_server.url(query="sslmode=require").replace(PASSWORD, wrong)
+    proc = run(
+        [sys.executable, "-m", PACKAGE, "migrate"],
+        project,
+        {"PYTHONPATH": str(project / "src"), "DATABASE_URL": url},
+    )
+    assert proc.returncode == 1, output(proc)
+    lines = [line for line in proc.stderr.splitlines() if " INFO " not in line]
+    assert lines == [
+        f"DATABASE_URL: password authentication failed for user 'app' on 127.0.0.1:"
+        f"{tls_server.port} (check the password; @ : / ? # in the user name or password "
+        "must be percent-encoded (@ as %40, : as %3A, / as %2F, ? as %3F, # as %23))"
+    ], output(proc)
+    assert wrong not in proc.stdout + proc.stderr
+
+
 def test_neon_pooled_host_is_detected(rendered: Callable[[Variant], Path]) -> None:
     project = rendered(BY_ID["neon-nullpool"])
     code = (

@@ -74,7 +74,12 @@ POOLER_SAFE_SERVER_SETTINGS = frozenset({"application_name", "timezone"})
 
 _SCHEMES = {"postgres", "postgresql", "postgresql+asyncpg"}
 _SSL_MODES: frozenset[str] = frozenset(SslMode.__args__)  # type: ignore[attr-defined]
-_PASSWORD = re.compile(r"(://[^:/@]*:)([^@]*)@")
+# Up to the last "@": an unencoded "@" in the password must not leave half of it showing.
+_PASSWORD = re.compile(r"(://[^:/@]*:)(.*)@")
+ENCODE_HINT = (
+    "@ : / ? # in the user name or password must be percent-encoded "
+    "(@ as %40, : as %3A, / as %2F, ? as %3F, # as %23)"
+)
 
 
 class DatabaseUrlError(ValueError):
@@ -89,6 +94,7 @@ class DatabaseTarget:
     connect_args: dict[str, Any] = field(default_factory=dict)
     transaction_pooler: bool = False
     pooler_reason: str | None = None
+    variable: str = "DATABASE_URL"  # where the URL came from, for messages
 
     @property
     def masked(self) -> str:
@@ -127,6 +133,10 @@ def resolve(
         # Not echoed: without URL structure there is no telling which part is the password.
         message = f"{variable} is not usable: not a URL; expected {provider.url_hint}"
         raise DatabaseUrlError(message) from None
+    except ValueError:  # int() of what follows the last ":" of the host part
+        raise fail(f"the port is not a number; {ENCODE_HINT}") from None
+    if "@" in (url.host or ""):
+        raise fail(f"the host name has an '@' in it; {ENCODE_HINT}")
     if url.drivername not in _SCHEMES:
         raise fail(f"scheme {url.drivername!r} is not PostgreSQL; use postgresql://")
     if url.port is not None and not 0 < url.port < 65536:
@@ -166,7 +176,7 @@ def resolve(
             )
     if options.server_settings:
         options.connect_args["server_settings"] = options.server_settings
-    return DatabaseTarget(url, options.connect_args, pooled, reason if pooled else None)
+    return DatabaseTarget(url, options.connect_args, pooled, reason if pooled else None, variable)
 
 
 @dataclass
