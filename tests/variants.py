@@ -39,6 +39,9 @@ DOCKER = ("compose.yaml",)
 RAILWAY = ("railway.json",)
 MODELS = (
     f"{PKG}/migrations/versions/0002_users_and_tasks.py",
+    f"{PKG}/migrations/versions/0003_idempotency_keys.py",
+    f"{PKG}/api/idempotency.py",
+    "tests/test_idempotency.py",
     f"{PKG}/models/enums.py",
     f"{PKG}/models/user.py",
     f"{PKG}/models/task.py",
@@ -60,6 +63,7 @@ ALWAYS = (
     ".github/workflows/ci.yml",
     "tests/test_pool.py",
     "tests/test_fuzz.py",
+    "tests/test_state.py",
 )
 POOLING_IDS = {"queue": "queue", "none": "nullpool"}
 PAIRWISE = frozenset(

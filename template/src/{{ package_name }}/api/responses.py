@@ -19,7 +19,10 @@ DESCRIPTIONS = {
     400: "The body could not be read (not UTF-8, say)",
     404: "No such resource",
     413: "The body is over MAX_REQUEST_BYTES",
-    409: "Conflicts with data already stored; nothing was saved",
+    409: (
+        "Conflicts with data already stored, or the Idempotency-Key was used for another "
+        "request; nothing was saved"
+    ),
     504: (
         "The database did not confirm the commit: the change may have been saved; retry "
         "with the same Idempotency-Key, or read before retrying"
