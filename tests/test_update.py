@@ -298,7 +298,8 @@ def test_update_switches_answers(
         project, "--data", "provider=neon", "--data", "with_models=true", "--data", "orm=sqlmodel"
     )
     assert proc.returncode == 0, output(proc)
-    assert "new migrations 0002_users_and_tasks.py: run python3 tasks.py migrate" in proc.stdout
+    added = "0002_users_and_tasks.py, 0003_idempotency_keys.py"
+    assert f"new migrations {added}: run python3 tasks.py migrate" in proc.stdout
     answers = (project / ".copier-answers.yml").read_text()
     assert "provider: neon" in answers
     assert "orm: sqlmodel" in answers
