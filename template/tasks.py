@@ -46,6 +46,9 @@ def uv_env() -> dict[str, str]:
     return {**env, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
 
 
+PASSED_ON = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 def call(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None) -> int:
     """Run ``command`` and return its exit status, leaving Ctrl-C to it.
 
@@ -56,7 +59,16 @@ def call(command: list[str], cwd: Path = ROOT, env: dict[str, str] | None = None
     not kill it (Python drops its own handlers as the interpreter shuts down).
     """
     signal.signal(signal.SIGINT, lambda *_: None)
-    status = subprocess.call(command, cwd=cwd, env=env)  # noqa: S603
+    child = subprocess.Popen(command, cwd=cwd, env=env)  # noqa: S603
+    # SIGTERM and SIGHUP reach only this process (a `kill`, an IDE, a closed terminal's
+    # session leader): passed on, so that the child stops as it would on them (uv passes
+    # them on to its own child), and this process waits for it instead of leaving it.
+    forwarded = {sig: signal.signal(sig, lambda n, _: child.send_signal(n)) for sig in PASSED_ON}
+    try:
+        status = child.wait()
+    finally:
+        for sig, handler in forwarded.items():
+            signal.signal(sig, handler)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 128 - status if status < 0 else status  # killed by signal N: 128 + N, as shells do
 

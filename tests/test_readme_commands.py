@@ -4,7 +4,7 @@ The template README's scaffold command runs with a PEP 668 ("externally managed"
 then every command the rendered README shows runs in that project: ``dev`` until
 ``/health/ready`` answers, and while it runs ``db-url``, ``seed`` (twice), ``psql``; a new
 model through ``revision``, ``migrate``, ``lint`` and ``test``; Ctrl-C, and the
-``kill -9`` / Ctrl-C lifecycle of the embedded server; ``update``.
+``kill -9`` / Ctrl-C / SIGTERM / SIGHUP lifecycle of the embedded server; ``update``.
 """
 
 from __future__ import annotations
@@ -313,12 +313,40 @@ def test_readme_commands(user: User, template: Path, answers: list[str], orm: st
     with user.dev(project, port) as dev:
         ctrl_c(dev, again_after="Finished server process")
     assert postgres_processes(data_dir) == []
+    if not answers:  # the same for every variant: once is enough
+        stopped_by_signals(user, project, port, data_dir)
 
     # Updating from the template: nothing to merge at the same version, and no conflict.
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "projects")
     updated = user.run(project, "update")
     assert "update: no conflicts" in updated.stdout, output(updated)
+
+
+def dev_process(group: int) -> int:
+    """The pid of ``python -m my_service dev`` in process group ``group`` (under uv run)."""
+    for entry in Path("/proc").iterdir():
+        with suppress(OSError, ValueError, IndexError):
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            python = b"python" in command[0].rsplit(b"/", 1)[-1]  # not `uv run ...`
+            if python and int(fields[2]) == group and command[-3:] == [b"my_service", b"dev", b""]:
+                return int(entry.name)
+    pytest.fail(f"no `python -m my_service dev` in process group {group}")
+
+
+def stopped_by_signals(user: User, project: Path, port: int, data_dir: Path) -> None:
+    """SIGTERM (an IDE's stop button, `kill`, `timeout`) and SIGHUP (a closed terminal) stop
+    dev and its PostgreSQL as Ctrl-C does, whether they reach tasks.py or dev itself, with
+    the shells' exit status 128 + N."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        for target in ("tasks.py", "dev"):
+            with user.dev(project, port) as dev:
+                os.kill(dev.pid if target == "tasks.py" else dev_process(dev.pid), sig)
+                out, _ = dev.communicate(timeout=60)
+            assert dev.returncode == 128 + sig, (sig.name, target, out)
+            assert "Traceback" not in out, out
+            assert postgres_processes(data_dir) == [], (sig.name, target, out)
 
 
 def while_dev_runs(user: User, project: Path, orm: str, *, with_models: bool) -> None:
