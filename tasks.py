@@ -24,7 +24,8 @@ TARGETS = {
     "new": "new DEST [--data KEY=VALUE ...]: render a new service from this clone",
     "test": "lint, then every variant rendered and checked, and the provider emulations",
     "lint": "ruff check, ruff format --check, mypy --strict on the template's own code",
-    "bench": "render and test timings (bench/run.py); `bench http`: req/s against raw asyncpg",
+    "bench": "render and test timings (bench/run.py); `bench http`: req/s against raw asyncpg;"
+    " `bench replicas`: reads on two replicas, one stopped and restarted",
     "release": "tag every version listed in CHANGELOG.md (vX.Y.Z) at its commit",
     "lock": "refresh the uv.lock files rendered projects ship (template/.locks)",
 }
@@ -63,10 +64,11 @@ def main(argv: list[str]) -> None:
     if argv == ["new"]:
         new(extra)
         return
-    if argv == ["bench"]:  # bench [http] [OPTIONS]
-        http = extra[:1] == ["http"]
-        script = "bench/throughput.py" if http else "bench/run.py"
-        options = [argument for argument in extra[http:] if argument != "--"]
+    if argv == ["bench"]:  # bench [http|replicas] [OPTIONS]
+        scripts = {"http": "bench/throughput.py", "replicas": "bench/replicas.py"}
+        kind = extra[0] if extra[:1] and extra[0] in scripts else None
+        script = scripts.get(kind or "", "bench/run.py")
+        options = [argument for argument in extra[kind is not None :] if argument != "--"]
         bootstrap.uv("sync", "--quiet", cwd=ROOT)
         bootstrap.uv("run", "python", script, *options, cwd=ROOT)
         return

@@ -398,6 +398,11 @@ def test_bench_commands(user: User, template: Path) -> None:
     ratios += re.findall(r"median ratio (\d+\.\d+) \((?:minimal|core)\)", http)
     assert len(ratios) == 18, http
     assert all(float(ratio) > 0 for ratio in ratios), http
+    short = ("--duration", "3", "--connections", "4")
+    replicas = user.run(template, "bench", "replicas", *short).stdout
+    for label in ("two replicas, steady", "replica 2 stopped at 1s", "no replica configured"):
+        assert re.search(rf"{label}.*: \d+ req/s, .* non-2xx or errors \d+;", replicas), replicas
+    assert re.search(r"transactions by server: primary \d+, replica 1 \d+, replica 2 \d+", replicas)
     for app in ("rendered", "raw", "minimal", "core"):
         cells = re.findall(
             rf"{app} +\d+ req/s p50 +[\d.]+ ms p99 +[\d.]+ ms >1s \d+ err (\d+)", http

