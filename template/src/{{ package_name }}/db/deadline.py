@@ -1,6 +1,7 @@
 """``DB_COMMAND_TIMEOUT``: how long a request waits for the database, in all.
 
-A request's session starts a clock (``deadline``); every wait for the database after that
+A request's session starts a clock (``start``, from its factory's ``info[DEADLINE]``:
+the app's factories carry ``DB_COMMAND_TIMEOUT``); every wait for the database after that
 shares what is left of it: the wait for a pooled connection (also bounded by
 ``DB_POOL_TIMEOUT``), opening one (``DB_CONNECT_TIMEOUT``), each statement and the COMMIT.
 When it runs out before something is sent, ``DatabaseDeadlineError`` is raised and nothing
@@ -20,9 +21,7 @@ a millisecond.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from functools import partial
 from typing import Any
 
@@ -31,6 +30,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROLLBACK_GRACE = 0.25  # seconds a ROLLBACK may take after the deadline
+DEADLINE = "db_command_timeout"  # key in a session factory's info: the deadline's seconds
 
 _ends: ContextVar[float | None] = ContextVar("database_deadline", default=None)
 
@@ -39,17 +39,20 @@ class DatabaseDeadlineError(TimeoutError):
     """The request's ``DB_COMMAND_TIMEOUT`` ran out before this was sent: nothing was."""
 
 
-@contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Within the block, every wait for the database shares ``seconds`` (an enclosing
-    deadline that ends sooner still applies)."""
+def start(seconds: float | None) -> Token[float | None] | None:
+    """Start a deadline ``seconds`` from now (None: none); hand what it returns to ``end``.
+    An enclosing deadline that ends sooner still applies."""
+    if seconds is None:
+        return None
     ends = time.monotonic() + seconds
     current = _ends.get()
-    token = _ends.set(ends if current is None else min(current, ends))
-    try:
-        yield
-    finally:
-        _ends.reset(token)
+    return _ends.set(ends if current is None or ends < current else current)
+
+
+def end(started: Token[float | None] | None) -> None:
+    """End the deadline ``start`` returned."""
+    if started is not None:
+        _ends.reset(started)
 
 
 def remaining(limit: float) -> float:
