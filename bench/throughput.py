@@ -385,6 +385,40 @@ def report(rows: list[dict[str, dict[str, float]]]) -> None:
             print(f"  median ratio {median:.2f}" + ("" if name == "rendered" else f" ({name})"))
 
 
+def prepare(tmp: Path, ref: str = "HEAD") -> tuple[Path, str, dict[str, str]]:
+    """Render the models variant at ``ref`` into ``tmp``, start an embedded PostgreSQL,
+    migrate, seed 1,000 users and 5,000 tasks (their ids in ``tmp/ids.txt``): the project,
+    the server's URL and the environment the rendered app runs with (production)."""
+    project = tmp / "bench-service"
+    run_copy(
+        str(ROOT),
+        str(project),
+        data={"project_name": "Bench Service", "with_models": True},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+        vcs_ref=ref,
+    )
+    server = get_server(tmp / "pg", cleanup_mode="stop")
+    dsn = str(server.get_uri())
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(project / "src"),
+        "DATABASE_URL": dsn,
+        "ENVIRONMENT": "production",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "bench_service", "migrate"],
+        env=env,
+        check=True,
+        cwd=project,
+        capture_output=True,
+    )
+    ids = asyncio.run(seed(dsn, 1000, 5000))
+    (tmp / "ids.txt").write_text("\n".join(ids) + "\n")
+    return project, dsn, env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
@@ -402,25 +436,8 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install wrk")
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
-        project = tmp / "bench-service"
-        run_copy(
-            str(ROOT),
-            str(project),
-            data={"project_name": "Bench Service", "with_models": True},
-            defaults=True,
-            unsafe=True,
-            quiet=True,
-            vcs_ref=options.ref,
-        )
-        server = get_server(tmp / "pg", cleanup_mode="stop")
-        dsn = str(server.get_uri())
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(project / "src"),
-            "DATABASE_URL": dsn,
-            "RAW_DSN": dsn,
-            "ENVIRONMENT": "production",
-        }
+        project, dsn, env = prepare(tmp, options.ref)
+        env["RAW_DSN"] = dsn
         # The rendered app logs as `serve` has it log in production: a JSON access line
         # per request (to /dev/null here). The raw app logs nothing.
         logging_config = tmp / "logging.json"
@@ -435,15 +452,6 @@ def main() -> None:
             env=env,
             check=True,
         )
-        subprocess.run(
-            [sys.executable, "-m", "bench_service", "migrate"],
-            env=env,
-            check=True,
-            cwd=project,
-            capture_output=True,
-        )
-        ids = asyncio.run(seed(dsn, 1000, 5000))
-        (tmp / "ids.txt").write_text("\n".join(ids) + "\n")
         (tmp / "raw_app.py").write_text(RAW_APP)
         scripts = {}
         for mode in ("user", "tasks", "post"):
