@@ -25,7 +25,8 @@ TARGETS = {
     "test": "lint, then every variant rendered and checked, and the provider emulations",
     "lint": "ruff check, ruff format --check, mypy --strict on the template's own code",
     "bench": "render and test timings (bench/run.py); `bench http`: req/s against raw asyncpg;"
-    " `bench replicas`: reads on two replicas, one stopped and restarted",
+    " `bench replicas`: reads on two replicas, one stopped and restarted;"
+    " `bench lists`: database time per page and req/s as the tasks table grows",
     "release": "tag every version listed in CHANGELOG.md (vX.Y.Z) at its commit",
     "lock": "refresh the uv.lock files rendered projects ship (template/.locks)",
 }
@@ -64,8 +65,12 @@ def main(argv: list[str]) -> None:
     if argv == ["new"]:
         new(extra)
         return
-    if argv == ["bench"]:  # bench [http|replicas] [OPTIONS]
-        scripts = {"http": "bench/throughput.py", "replicas": "bench/replicas.py"}
+    if argv == ["bench"]:  # bench [http|replicas|lists] [OPTIONS]
+        scripts = {
+            "http": "bench/throughput.py",
+            "replicas": "bench/replicas.py",
+            "lists": "bench/lists.py",
+        }
         kind = extra[0] if extra[:1] and extra[0] in scripts else None
         script = scripts.get(kind or "", "bench/run.py")
         options = [argument for argument in extra[kind is not None :] if argument != "--"]
