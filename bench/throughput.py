@@ -42,6 +42,8 @@ PAIRS = (("asyncio", "h11"), ("uvloop", "httptools"))
 
 RAW_APP = '''
 """The same statements as the rendered endpoints, through a raw asyncpg pool."""
+import base64
+import json
 import os
 import uuid
 from contextlib import asynccontextmanager
@@ -51,10 +53,10 @@ from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
 USER = "SELECT id, email, name, created_at, updated_at FROM users WHERE id = $1"
-COUNT = "SELECT count(*) FROM tasks"
 TASKS = (
     "SELECT id, owner_id, title, description, status, priority, tags, due_date, created_at,"
-    " updated_at FROM tasks ORDER BY due_date ASC NULLS LAST, created_at, id LIMIT $1 OFFSET $2"
+    " updated_at FROM tasks ORDER BY coalesce(due_date, 'infinity'::date), created_at, id"
+    " LIMIT $1"
 )
 INSERT = (
     "INSERT INTO tasks (id, owner_id, title, status, priority, tags) VALUES"
@@ -86,12 +88,16 @@ async def get_user(user_id: uuid.UUID):
     return dict(row)
 
 
+def cursor(row):
+    key = [row["due_date"], row["created_at"], row["id"]]
+    return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode()
+
+
 @app.get("/api/v1/tasks")
-async def list_tasks(limit: int = 20, offset: int = 0):
-    async with app.state.pool.acquire() as connection:
-        total = await connection.fetchval(COUNT)
-        rows = await connection.fetch(TASKS, limit, offset)
-    return {"items": [dict(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+async def list_tasks(limit: int = 20):
+    rows = await app.state.pool.fetch(TASKS, limit + 1)
+    after = cursor(rows[limit - 1]) if len(rows) > limit else None
+    return {"items": [dict(r) for r in rows[:limit]], "next": after, "limit": limit}
 
 
 @app.post("/api/v1/tasks", status_code=201)
@@ -107,11 +113,13 @@ import uuid
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bench_service.api.errors import FOREIGN_KEY_VIOLATION, sqlstate
-from bench_service.api.v1.schemas import Page, TaskCreate, TaskRead, UserRead
+from bench_service.api.v1.paging import Page
+from bench_service.api.v1.schemas import TaskCreate, TaskRead, UserRead
+from bench_service.api.v1.tasks import PAGES
 from bench_service.app import freeze_startup_objects
 from bench_service.db.engine import create_database
 from bench_service.models import Task, User
@@ -155,20 +163,13 @@ async def get_user(user_id: uuid.UUID) -> UserRead:
 
 
 @app.get("/api/v1/tasks")
-async def list_tasks(limit: int = 20, offset: int = 0) -> Page[TaskRead]:
+async def list_tasks(limit: int = 20) -> Page[TaskRead]:
     session = app.state.database.read_sessionmaker()
     try:
-        total = (await session.execute(select(func.count()).select_from(Task))).scalar_one()
-        rows = await session.execute(
-            select(Task)
-            .order_by(Task.due_date.asc().nulls_last(), Task.created_at, Task.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        items = [TaskRead.model_validate(task) for task in rows.scalars()]
+        rows = (await session.scalars(PAGES.select(select(Task), None, limit))).all()
+        return PAGES.page(rows, limit, TaskRead.model_validate)
     finally:
         await session.close()
-    return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 @app.post("/api/v1/tasks", status_code=201)
@@ -200,13 +201,7 @@ CORE_APP = (
 
 users, tasks = User.__table__, Task.__table__
 USER = select(users).where(users.c.id == bindparam("id"))
-COUNT = select(func.count()).select_from(tasks)
-TASKS = (
-    select(tasks)
-    .order_by(tasks.c.due_date.asc().nulls_last(), tasks.c.created_at, tasks.c.id)
-    .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
-)
+TASKS = PAGES.select(select(Task), None, 0).limit(bindparam("limit"))
 INSERT = insert(tasks).returning(*tasks.c)
 
 
@@ -224,15 +219,13 @@ async def get_user(user_id: uuid.UUID) -> UserRead:
 
 
 @app.get("/api/v1/tasks")
-async def list_tasks(limit: int = 20, offset: int = 0) -> Page[TaskRead]:
+async def list_tasks(limit: int = 20) -> Page[TaskRead]:
     connection = await app.state.reads.connect().start()
     try:
-        total = (await connection.execute(COUNT)).scalar_one()
-        rows = await connection.execute(TASKS, {"limit": limit, "offset": offset})
-        items = [TaskRead.model_validate(row) for row in rows]
+        rows = (await connection.execute(TASKS, {"limit": limit + 1})).all()
+        return PAGES.page(rows, limit, TaskRead.model_validate)
     finally:
         await connection.close()
-    return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 @app.post("/api/v1/tasks", status_code=201)

@@ -403,6 +403,14 @@ def test_bench_commands(user: User, template: Path) -> None:
     for label in ("two replicas, steady", "replica 2 stopped at 1s", "no replica configured"):
         assert re.search(rf"{label}.*: \d+ req/s, .* non-2xx or errors \d+;", replicas), replicas
     assert re.search(r"transactions by server: primary \d+, replica 1 \d+, replica 2 \d+", replicas)
+    sizes = ("--sizes", "5000,20000", "--duration", "1", "--connections", "4", "--runs", "1")
+    lists = user.run(template, "bench", "lists", *sizes).stdout
+    for size in ("5,000", "20,000"):
+        for case in ("first page", "page 100 rows from the end", "status=todo, first page"):
+            assert re.search(rf"{size} {case} +[\d.]+ ms +[\d.]+ ms \+ +[\d.]+ ms count", lists), (
+                lists
+            )
+        assert re.search(rf"{size} tasks: +\d+ req/s, .*errors 0 ", lists), lists
     for app in ("rendered", "raw", "minimal", "core"):
         cells = re.findall(
             rf"{app} +\d+ req/s p50 +[\d.]+ ms p99 +[\d.]+ ms >1s \d+ err (\d+)", http
