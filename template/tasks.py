@@ -80,6 +80,21 @@ def uv(*args: str, cwd: Path = ROOT) -> None:
         raise SystemExit(status)
 
 
+def in_venv(module: str, *args: str, cwd: Path = ROOT) -> None:
+    """Run ``python -m MODULE ARGS`` in ``.venv`` (synced first), as ``uv run`` would set it
+    up, but with no uv process in between: without a terminal uv passes a Ctrl-C on to its
+    child, which then gets two (one from the terminal's process group) and takes the second
+    for "exit now" (uvicorn skips the app's shutdown). Exits with its status when it fails."""
+    environment = cwd / os.environ.get("UV_PROJECT_ENVIRONMENT", ".venv")
+    bindir = environment / ("Scripts" if os.name == "nt" else "bin")
+    path = os.pathsep.join([str(bindir), os.environ.get("PATH", "")])
+    env = {**os.environ, "VIRTUAL_ENV": str(environment), "PATH": path}
+    env.pop("PYTHONHOME", None)
+    status = call([str(bindir / "python"), "-m", module, *args], cwd=cwd, env=env)
+    if status:
+        raise SystemExit(status)
+
+
 def _package() -> str:
     name: str = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
     return name.replace("-", "_")
@@ -175,20 +190,20 @@ def main(argv: list[str]) -> None:
         uv("sync", "--quiet")
     for target in argv:
         if target in CLI:
-            uv("run", "python", "-m", _package(), target, *extra)
+            in_venv(_package(), target, *extra)
         elif target == "update":
             update(extra)
         elif target == "test":
-            uv("run", "pytest", *extra)
+            in_venv("pytest", *extra)
         elif target == "format":
-            uv("run", "ruff", "format", ".")
-            uv("run", "ruff", "check", "--fix", ".")
+            in_venv("ruff", "format", ".")
+            in_venv("ruff", "check", "--fix", ".")
         elif target in {"lint", "check"}:
-            uv("run", "ruff", "check", ".")
-            uv("run", "ruff", "format", "--check", ".")
-            uv("run", "mypy")
+            in_venv("ruff", "check", ".")
+            in_venv("ruff", "format", "--check", ".")
+            in_venv("mypy")
             if target == "check":
-                uv("run", "pytest", *extra)
+                in_venv("pytest", *extra)
 
 
 if __name__ == "__main__":
