@@ -102,7 +102,7 @@ async def explain(connection: asyncpg.Connection, sql: str, runs: int) -> float:
     for _ in range(runs + 1):
         plan = await connection.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
         times.append(json.loads(plan)[0]["Execution Time"])
-    return statistics.median(times[1:])
+    return float(statistics.median(times[1:]))
 
 
 async def measure(dsn: str, env: dict[str, str], size: int, runs: int) -> list[str]:
