@@ -83,14 +83,24 @@ ORDER = "ORDER BY coalesce(due_date, 'infinity'::date), created_at, id"
 
 
 async def grow(dsn: str, start: int, end: int) -> None:
-    """Tasks ``start`` to ``end`` (numbered), then VACUUM ANALYZE."""
+    """Tasks ``start`` to ``end`` (numbered), then VACUUM ANALYZE. The secondary indexes are
+    dropped while the rows go in and built again after (the same definitions, read from
+    ``pg_indexes``): row by row into seven indexes, six million rows took over ten minutes."""
     connection = await asyncpg.connect(dsn, command_timeout=None)
     try:
         await connection.execute("SET synchronous_commit = off")
-        await connection.execute("SET maintenance_work_mem = '256MB'")
+        await connection.execute("SET maintenance_work_mem = '512MB'")
+        indexes = await connection.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes"
+            " WHERE tablename = 'tasks' AND indexname <> 'pk_tasks'"
+        )
+        for index in indexes:
+            await connection.execute(f'DROP INDEX "{index["indexname"]}"')
         step = 1_000_000
         for low in range(start, end + 1, step):
             await connection.execute(GROW, low, min(low + step - 1, end))
+        for index in indexes:
+            await connection.execute(index["indexdef"])
         await connection.execute("VACUUM ANALYZE tasks")
     finally:
         await connection.close()
