@@ -298,7 +298,9 @@ def test_update_switches_answers(
         project, "--data", "provider=neon", "--data", "with_models=true", "--data", "orm=sqlmodel"
     )
     assert proc.returncode == 0, output(proc)
-    added = "0002_users_and_tasks.py, 0003_idempotency_keys.py"
+    versions = template / "template" / "src" / "{{ package_name }}" / "migrations" / "versions"
+    names = sorted(re.sub(r"\{%.*?%\}", "", path.name) for path in versions.iterdir())
+    added = ", ".join(name for name in names if name.endswith(".py") and name[:4] > "0001")
     assert f"new migrations {added}: run python3 tasks.py migrate" in proc.stdout
     answers = (project / ".copier-answers.yml").read_text()
     assert "provider: neon" in answers
