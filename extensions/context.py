@@ -60,6 +60,24 @@ def slug_error(value: str) -> str:
     return ""
 
 
+# What a yes/no answer may be given as (``--data with_models=yes``); Copier itself would
+# turn any other non-empty string, ``maybe`` included, into true.
+BOOLEANS = {"true", "false", "yes", "no", "y", "n", "on", "off", "1", "0"}
+
+
+def bool_error(raw: object) -> str:
+    """Validator for a yes/no question, given the raw ``--data`` value or user default
+    (None: not given).
+
+    Copier casts the answer before validating it, so the validator looks at what was
+    passed (``_copier_conf.data``, ``user_defaults``): anything but a boolean or one of
+    BOOLEANS is refused.
+    """
+    if raw is None or isinstance(raw, bool) or str(raw).strip().lower() in BOOLEANS:
+        return ""
+    return f"{raw!r} is not a yes/no answer; use true or false."
+
+
 def package_name(slug: str) -> str:
     """The importable package name for a distribution name."""
     return slug.replace("-", "_")
@@ -182,6 +200,7 @@ class ProjectContext(ContextHook):
             slug_error=slug_error,
             name_error=name_error,
             description_error=description_error,
+            bool_error=bool_error,
         )
 
     def hook(self, context: dict[str, Any]) -> None:
@@ -196,6 +215,7 @@ class ProjectContext(ContextHook):
 
 __all__ = [
     "ProjectContext",
+    "bool_error",
     "description_error",
     "name_error",
     "package_name",

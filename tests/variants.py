@@ -149,5 +149,6 @@ REFUSED: tuple[Refused, ...] = (
     Refused("description-newline", {"description": "two\nlines"}, ("description", "newlines")),
     Refused("unknown-provider", {"provider": "oracle"}, ("provider", "oracle")),
     Refused("unknown-pooling", {"pooling": "pgpool"}, ("pooling", "pgpool")),
+    Refused("models-maybe", {"with_models": "maybe"}, ("with_models", "maybe", "true or false")),
     Refused("unknown-orm", {"with_models": True, "orm": "peewee"}, ("orm", "peewee")),
 )
