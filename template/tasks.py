@@ -147,11 +147,11 @@ TARGETS = {
     "revision": "revision -m MESSAGE: autogenerate a migration from the models",
     "seed": "sample data (idempotent)",
     "psql": "psql [ARGS]: a psql shell on the configured or embedded database",
-    "db-url": "print the database URL (the embedded server's while dev runs)",
+    "db-url": "db-url [--show-password]: the database URL for psql and pg_dump",
     "update": "update [--data KEY=VALUE ...]: copier update, then report conflicts",
 }
 # Targets that take the rest of the command line as their arguments.
-WITH_ARGUMENTS = frozenset({"revision", "psql", "update"})
+WITH_ARGUMENTS = frozenset({"revision", "psql", "update", "db-url"})
 # Targets that are commands of the package's CLI (python -m PACKAGE NAME ...).
 CLI = frozenset({"dev", "migrate", "revision", "seed", "psql", "db-url"})
 

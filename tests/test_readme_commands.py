@@ -353,13 +353,27 @@ def while_dev_runs(user: User, project: Path, orm: str, *, with_models: bool) ->
     """db-url, seed twice, psql; a new model through format, revision and migrate."""
     url = user.run(project, "db-url").stdout.strip()
     assert url.startswith("postgresql://postgres"), url
+    # The project README's line, typed into a shell: the URL is libpq's (psql, pg_dump).
+    line = """psql "$(python3 tasks.py db-url --show-password)" -c 'select 6 * 7'"""
+    require("psql")  # .ci/run installs PostgreSQL's client with the server
+    typed = subprocess.run(
+        ["/bin/sh", "-c", line.replace("python3", str(user.python))],
+        cwd=project,
+        env=user.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert typed.returncode == 0, output(typed)
+    assert "42\n(1 row)" in typed.stdout, output(typed)
     if with_models:
         first = user.run(project, "seed").stdout
         assert "seed.user@example.com created" in first, first
         assert "5 created" in first, first
         again = user.run(project, "seed").stdout
         assert "seed.user@example.com found" in again, again
-        assert "0 created, 5 updated" in again, again
+        assert "0 created, 0 updated, 5 unchanged" in again, again
     query = user.run(project, "psql", "-At", "-c", "SELECT count(*) FROM alembic_version")
     assert query.stdout.strip() == "1", output(query)
 

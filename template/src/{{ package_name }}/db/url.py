@@ -95,11 +95,28 @@ class DatabaseTarget:
     transaction_pooler: bool = False
     pooler_reason: str | None = None
     variable: str = "DATABASE_URL"  # where the URL came from, for messages
+    libpq_query: Mapping[str, str] = field(default_factory=dict)  # see libpq_url()
 
     @property
     def masked(self) -> str:
         """The URL with the password replaced by ``***``: safe for logs and messages."""
         return self.url.render_as_string(hide_password=True)
+
+    def libpq_url(self, *, password: bool = False) -> URL:
+        """The same database for libpq (``psql``, ``pg_dump``): ``postgresql://``, the URL's
+        options by their libpq names, and the TLS the app uses (the provider's ``sslmode``
+        when the URL has none, ``DB_SSL_ROOT_CERT``). Without ``password``, none at all:
+        libpq then asks for it, or takes ``PGPASSWORD`` or ``~/.pgpass``."""
+        url = self.url
+        return URL.create(
+            "postgresql",
+            url.username,
+            url.password if password else None,
+            url.host,
+            url.port,
+            url.database,
+            self.libpq_query,
+        )
 
 
 def mask_password(raw: str) -> str:
@@ -161,6 +178,7 @@ def resolve(
             raise fail(f"sslmode={options.sslmode!r}; expected one of {expected}")
         options.connect_args["ssl"] = _ssl_argument(options.sslmode, options.root_cert, fail)
 
+    libpq_query = _libpq_query(url, options)
     url = url.set(drivername="postgresql+asyncpg", query=options.keep)
     reason = _pooler_reason(url) if transaction_pooler is None else None
     pooled = transaction_pooler if transaction_pooler is not None else reason is not None
@@ -176,7 +194,9 @@ def resolve(
             )
     if options.server_settings:
         options.connect_args["server_settings"] = options.server_settings
-    return DatabaseTarget(url, options.connect_args, pooled, reason if pooled else None, variable)
+    return DatabaseTarget(
+        url, options.connect_args, pooled, reason if pooled else None, variable, libpq_query
+    )
 
 
 @dataclass
@@ -238,6 +258,16 @@ _QUERY_OPTIONS: Mapping[str, Callable[[_Options, str, Fail], None]] = {
     "host": _keep("host"),  # a unix-socket directory; SQLAlchemy's dialect takes it
     "target_session_attrs": _keep("target_session_attrs"),
 }
+
+
+def _libpq_query(url: URL, options: _Options) -> dict[str, str]:
+    """The URL's options as libpq takes them, with the TLS settings the app ends up using."""
+    query = {key: v if isinstance(v, str) else v[-1] for key, v in url.query.items()}
+    if options.sslmode is not None:
+        query["sslmode"] = options.sslmode
+    if options.root_cert is not None:
+        query["sslrootcert"] = str(options.root_cert)
+    return query
 
 
 def _pooler_reason(url: URL) -> str | None:
