@@ -8,6 +8,7 @@ rendered projects use (``template/tasks.py``), so both stay in step.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -48,15 +49,75 @@ def release() -> None:
             print(f"tagged v{version} at {commit}")
 
 
+# copier copy options that take a value: the destination is the first other argument.
+VALUE_OPTIONS = frozenset(
+    {"-d", "--data", "--data-file", "-r", "--vcs-ref", "-a", "--answers-file"}
+)
+VALUE_OPTIONS |= {"-x", "--exclude", "-s", "--skip", "-o", "--conflict", "-c", "--context-lines"}
+SRC_PATH = re.compile(r"^_src_path: .*$", re.M)
+
+
+def destination(arguments: list[str]) -> Path | None:
+    """The DEST of ``new DEST [OPTIONS]`` (options may come first)."""
+    previous = ""
+    for argument in arguments:
+        if not argument.startswith("-") and previous not in VALUE_OPTIONS:
+            return Path(argument)
+        previous = argument.split("=", 1)[0]
+    return None
+
+
+def git_output(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S607
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def template_source(commit: str) -> tuple[str, str]:
+    """Where teammates and CI will find this template: ``origin``'s URL when it has the
+    rendered commit, else this clone's path; and a line saying which it is and why."""
+    origin = git_output("remote", "get-url", "origin")
+    if not origin:
+        return str(ROOT), (
+            "this clone has no origin, so `update` works only where this path exists; set "
+            "_src_path in .copier-answers.yml to the template's URL for teammates and CI"
+        )
+    if not git_output("branch", "-r", "--contains", commit):
+        return str(ROOT), (
+            f"{commit} is not on origin ({origin}) yet: push it, then set _src_path in "
+            f".copier-answers.yml to {origin} for teammates and CI"
+        )
+    local = "://" not in origin and not re.match(r"^[\w.-]+@[\w.-]+:", origin)
+    where = "; it is a path: teammates and CI need it too" if local else ""
+    return origin, f"this clone's origin, so that `update` works anywhere{where}"
+
+
 def new(arguments: list[str]) -> None:
     """``copier copy`` of this clone, with the Jinja extension, and no uv needed on PATH.
 
     Copier renders the newest release tag when the clone has tags, else its HEAD; with
-    nobody at a terminal to answer, every question takes its default (or ``--data``).
+    nobody at a terminal to answer, every question takes its default (or ``--data``). The
+    project then records ``origin`` as its template (not this clone's path), and what was
+    rendered is said in one line.
     """
     copier = ["tool", "run", "--with", "copier-template-extensions", "copier", "copy"]
     options = ["--trust"] + ([] if sys.stdin.isatty() else ["--defaults"])
     bootstrap.uv(*copier, *options, str(ROOT), *arguments, cwd=ROOT)
+    dest = destination(arguments)
+    answers_file = (ROOT / dest / ".copier-answers.yml") if dest else None
+    if answers_file is None or not answers_file.is_file():
+        return
+    answers = answers_file.read_text()
+    commit = re.search(r"^_commit: (.+)$", answers, re.M)
+    ref = commit.group(1).strip() if commit else "HEAD"
+    source, why = template_source(ref)
+    answers_file.write_text(SRC_PATH.sub(f"_src_path: {json.dumps(source)}", answers, count=1))
+    if re.fullmatch(r"v\d+\.\d+\.\d+", ref):
+        what = f"release {ref}"
+    elif git_output("tag", "--list", "v*"):
+        what = f"{ref}, not a release"
+    else:
+        what = f"{ref}, this clone's HEAD (it has no tags: `python3 tasks.py release` makes them)"
+    print(f"template: {what}, recorded as {source}\n  ({why})")
 
 
 def main(argv: list[str]) -> None:

@@ -1,14 +1,17 @@
 """Jinja helpers for the template: slug filters, validators and derived values.
 
-Everything here is pure: no I/O, no network, no subprocess.
+Everything here is pure (no network, no subprocess), but for one read of the project being
+updated: ``python_default`` keeps the Python its Dockerfile already uses.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from copier_template_extensions import ContextHook
@@ -76,6 +79,21 @@ def bool_error(raw: object) -> str:
     if raw is None or isinstance(raw, bool) or str(raw).strip().lower() in BOOLEANS:
         return ""
     return f"{raw!r} is not a yes/no answer; use true or false."
+
+
+# The ``python_version`` answer's choices: what the dependencies ship wheels for.
+PYTHONS = ("3.11", "3.12", "3.13", "3.14")
+_IMAGE = re.compile(r"^FROM python:(\d+\.\d+)", re.M)
+
+
+def python_default(destination: object) -> str:
+    """Default of ``python_version``: the Python a project being updated already runs in its
+    image (projects from before the question used 3.12's), else the Python rendering it."""
+    dockerfile = Path(str(destination)) / "Dockerfile"
+    if dockerfile.is_file() and (image := _IMAGE.search(dockerfile.read_text())):
+        return image.group(1)
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return running if running in PYTHONS else PYTHONS[1]
 
 
 def package_name(slug: str) -> str:
@@ -202,6 +220,7 @@ class ProjectContext(ContextHook):
             description_error=description_error,
             bool_error=bool_error,
         )
+        environment.globals["python_default"] = python_default
 
     def hook(self, context: dict[str, Any]) -> None:
         """Derive ``package_name`` from the slug, once a slug is known."""
@@ -219,6 +238,7 @@ __all__ = [
     "description_error",
     "name_error",
     "package_name",
+    "python_default",
     "slug_error",
     "slugify",
 ]

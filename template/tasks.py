@@ -2,13 +2,15 @@
 """Task runner: ``python3 tasks.py TARGET``. Needs only Python 3.11+ and installs the rest.
 
 uv is used from PATH, or from this interpreter, or installed into ``.tools/`` on first use;
-uv then creates ``.venv`` with *this* Python (no interpreter is downloaded).
+uv then creates ``.venv`` with the Python ``.python-version`` names: this one when it is
+that version (nothing is downloaded), else one uv finds or downloads.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,13 +39,19 @@ def uv_command(tools: Path) -> list[str]:
 
 
 def uv_env() -> dict[str, str]:
-    """Make uv use the interpreter running this script and never download one.
+    """Make uv use the interpreter running this script, and download none, when it is the
+    Python ``.python-version`` names (or there is none); else the named one, which uv finds
+    on the machine or downloads once.
 
     uv also trusts the system's certificate store (as pip does), so that a company proxy's
     CA works without extra set-up.
     """
     env = {"UV_SYSTEM_CERTS": "1", "UV_NATIVE_TLS": "1", **os.environ}
-    return {**env, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
+    pin = ROOT / ".python-version"
+    pinned = pin.read_text().strip() if pin.is_file() else None
+    if pinned in {None, f"{sys.version_info[0]}.{sys.version_info[1]}"}:
+        return {**env, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"}
+    return {**env, "UV_PYTHON": str(pinned)}
 
 
 PASSED_ON = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -116,8 +124,67 @@ def conflicts() -> list[str]:
     return sorted(unmerged | set(rejected))
 
 
+# _commit as Copier records it: a release tag, or ``git describe`` of a later commit.
+DESCRIBED = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:-(\d+)-g[0-9a-f]+)?$")
+
+
+def _answers() -> dict[str, str]:
+    text = (ROOT / ".copier-answers.yml").read_text()
+    found = re.findall(r"^(_commit|_src_path): ['\"]?(.*?)['\"]?$", text, re.M)
+    return dict(found)
+
+
+def _newest_release(source: str) -> tuple[int, ...] | None:
+    """The newest ``vX.Y.Z`` tag of the template, or None (no tags, or not reachable)."""
+    done = subprocess.run(  # noqa: S603
+        ["git", "ls-remote", "--tags", "--refs", source],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    tags = re.findall(r"refs/tags/v(\d+)\.(\d+)\.(\d+)$", done.stdout, re.M)
+    return max((tuple(map(int, tag)) for tag in tags), default=None)
+
+
+def update_refusal(extra: list[str]) -> tuple[int, str] | None:
+    """Why ``update`` should not run Copier now, as (exit status, one line), or None.
+
+    Copier's own messages say neither what to do (a project not in git) nor that nothing
+    is wrong (a project on a commit after the newest release, after ``--vcs-ref``, would be
+    "downgraded" to that release).
+    """
+    inside = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", "HEAD"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+    if inside.returncode != 0:
+        return 1, (
+            "update: the project has no git commit yet; Copier merges updates with git: "
+            "git init && git add -A && git commit -m 'rendered', then update"
+        )
+    answers = _answers()
+    described = DESCRIBED.match(answers.get("_commit", ""))
+    if any(arg.startswith(("--vcs-ref", "-r")) for arg in extra) or not described:
+        return None
+    *base, after = described.groups()
+    newest = _newest_release(answers.get("_src_path", ""))
+    if after and int(after) > 0 and newest is not None and newest <= tuple(map(int, base)):
+        return 0, (
+            f"update: already on {answers['_commit']}, after the newest release "
+            f"v{'.'.join(map(str, newest))}; nothing to take (update --vcs-ref HEAD follows "
+            "the template's latest commit)"
+        )
+    return None
+
+
 def update(extra: list[str]) -> None:
     """``copier update`` from the template, then a report: conflicts, new migrations."""
+    if refusal := update_refusal(extra):
+        status, line = refusal
+        print(line, file=sys.stderr if status else sys.stdout)
+        raise SystemExit(status)
     before = _migration_files()
     copier = ["tool", "run", "--with", "copier-template-extensions", "copier", "update"]
     options = ["--trust", "--skip-answered"]

@@ -9,6 +9,7 @@ update`` before (those projects' tasks.py has no ``update`` yet).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -164,9 +165,15 @@ def make_user_edits(project: Path) -> dict[Path, str]:
     }
 
 
+# Projects from before the python_version question take their Dockerfile's 3.12, which uv
+# would download (this machine has no network): the update picks the Python running here.
+THIS_PYTHON = ("--data", f"python_version={sys.version_info[0]}.{sys.version_info[1]}")
+
+
 def update(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     """The rendered README's command, to the template's HEAD (newer than its last tag)."""
-    return run([sys.executable, "tasks.py", "update", *arguments, "--vcs-ref", "HEAD"], project)
+    command = [sys.executable, "tasks.py", "update", *THIS_PYTHON, *arguments, "--vcs-ref", "HEAD"]
+    return run(command, project)
 
 
 def update_as_its_readme_says(project: Path) -> None:
@@ -178,6 +185,7 @@ def update_as_its_readme_says(project: Path) -> None:
         return
     run_update(
         str(project),
+        data={THIS_PYTHON[1].split("=")[0]: THIS_PYTHON[1].split("=")[1]},
         defaults=True,
         overwrite=True,
         unsafe=True,
@@ -310,3 +318,71 @@ def test_update_switches_answers(
     conflicted = [str(p) for p, text in files(project).items() if CONFLICT.search(text)]
     assert conflicted == [], conflicted
     checks_pass(project, "update_switch")
+
+
+def commit_all(cwd: Path, message: str) -> None:
+    git(cwd, "add", "-A")
+    git(cwd, "commit", "-qm", message)
+
+
+@pytest.mark.xdist_group("update-anywhere")
+def test_update_from_anywhere(tmp_path: Path) -> None:
+    """A project rendered in Alice's clone records the template's public repository (the
+    clone's origin), not her path: Bob updates it from his own clone of the project. After
+    ``update --vcs-ref HEAD``, a plain ``update`` says nothing newer is released; in a
+    project with no commit yet, ``update`` says what to do in one line."""
+    public = tmp_path / "public" / "copier-fastapi-postgres.git"  # stands in for its URL
+    git(tmp_path, "clone", "-q", "--bare", str(ROOT), str(public))
+    alice = tmp_path / "alice" / "copier-fastapi-postgres"
+    git(tmp_path, "clone", "-q", str(public), str(alice))
+    git(alice, "tag", "v9.0.0")  # the template's next release, published
+    git(alice, "push", "-q", "origin", "v9.0.0")
+
+    made = run([sys.executable, "tasks.py", "new", "../service"], alice)
+    assert made.returncode == 0, output(made)
+    assert f"template: release v9.0.0, recorded as {public}\n" in made.stdout, output(made)
+    project = alice.parent / "service"
+    answers = (project / ".copier-answers.yml").read_text()
+    assert f"_src_path: {json.dumps(str(public))}" in answers, answers
+    assert str(alice) not in answers
+    git(project, "init", "-q")
+    commit_all(project, "rendered")
+    shared = tmp_path / "service.git"  # the team's repository of the service
+    git(tmp_path, "clone", "-q", "--bare", str(project), str(shared))
+
+    # The template's next release, then Bob, elsewhere, takes it.
+    readme = alice / "template" / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\nA line of release 9.0.1.\n")
+    commit_all(alice, "template: a line in the README")
+    git(alice, "tag", "v9.0.1")
+    git(alice, "push", "-q", "origin", "HEAD:main", "v9.0.1")
+    bob = tmp_path / "bob" / "service"
+    git(tmp_path, "clone", "-q", str(shared), str(bob))
+    taken = run([sys.executable, "tasks.py", "update"], bob)
+    assert taken.returncode == 0, output(taken)
+    assert "A line of release 9.0.1." in (bob / "README.md").read_text()
+    assert "_commit: v9.0.1\n" in (bob / ".copier-answers.yml").read_text()
+    commit_all(bob, "template 9.0.1")
+
+    # An unreleased commit, taken with --vcs-ref HEAD; then a plain update has nothing newer.
+    readme.write_text(readme.read_text() + "\nA line after 9.0.1.\n")
+    commit_all(alice, "template: another line")
+    git(alice, "push", "-q", "origin", "HEAD:main")
+    ahead = run([sys.executable, "tasks.py", "update", "--vcs-ref", "HEAD"], bob)
+    assert ahead.returncode == 0, output(ahead)
+    commit_all(bob, "template main")
+    again = run([sys.executable, "tasks.py", "update"], bob)
+    assert again.returncode == 0, output(again)
+    assert re.search(
+        r"^update: already on v9\.0\.1-1-g[0-9a-f]+, after the newest release v9\.0\.1; ",
+        again.stdout,
+    ), output(again)
+    assert "Downgrades" not in again.stderr
+
+    # A project rendered but not committed yet.
+    fresh = run([sys.executable, "tasks.py", "new", "../uncommitted"], alice)
+    assert fresh.returncode == 0, output(fresh)
+    refused = run([sys.executable, "tasks.py", "update"], alice.parent / "uncommitted")
+    assert refused.returncode == 1, output(refused)
+    assert refused.stderr.count("\n") == 1, output(refused)
+    assert "git init && git add -A && git commit" in refused.stderr, output(refused)

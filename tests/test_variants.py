@@ -144,7 +144,7 @@ def test_readme_test_command_from_scratch(
     assert steps[-2:] == ["uv run alembic upgrade head", "uv run alembic check"], steps
     url = database_for("workflow")  # stands in for the service container
     step_env = {**job["env"], "TEST_DATABASE_URL": url, "DATABASE_URL": url}
-    step_env.pop("UV_PYTHON")  # use this interpreter: uv must not download one here
+    assert "UV_PYTHON" not in step_env  # uv takes .python-version's Python, here this one
     dependabot = yaml.safe_load((project / ".github/dependabot.yml").read_text())
     ecosystems = {update["package-ecosystem"] for update in dependabot["updates"]}
     assert ecosystems == {"uv", "github-actions"}

@@ -56,6 +56,7 @@ ALWAYS = (
     f"{PKG}/migrations/versions/0001_initial.py",
     "uv.lock",
     "Dockerfile",
+    ".python-version",
     ".dockerignore",
     ".pre-commit-config.yaml",
     ".github/dependabot.yml",
