@@ -331,10 +331,11 @@ def test_update_from_anywhere(tmp_path: Path) -> None:
     clone's origin), not her path: Bob updates it from his own clone of the project. After
     ``update --vcs-ref HEAD``, a plain ``update`` says nothing newer is released; in a
     project with no commit yet, ``update`` says what to do in one line."""
-    public = tmp_path / "public" / "copier-fastapi-postgres.git"  # stands in for its URL
-    git(tmp_path, "clone", "-q", "--bare", str(ROOT), str(public))
+    bare = tmp_path / "public" / "copier-fastapi-postgres.git"
+    git(tmp_path, "clone", "-q", "--bare", str(ROOT), str(bare))
+    public = bare.as_uri()  # file:// stands in for the template's https:// URL
     alice = tmp_path / "alice" / "copier-fastapi-postgres"
-    git(tmp_path, "clone", "-q", str(public), str(alice))
+    git(tmp_path, "clone", "-q", public, str(alice))
     git(alice, "tag", "v9.0.0")  # the template's next release, published
     git(alice, "push", "-q", "origin", "v9.0.0")
 
@@ -343,7 +344,7 @@ def test_update_from_anywhere(tmp_path: Path) -> None:
     assert f"template: release v9.0.0, recorded as {public}\n" in made.stdout, output(made)
     project = alice.parent / "service"
     answers = (project / ".copier-answers.yml").read_text()
-    assert f"_src_path: {json.dumps(str(public))}" in answers, answers
+    assert f"_src_path: {json.dumps(public)}" in answers, answers
     assert str(alice) not in answers
     git(project, "init", "-q")
     commit_all(project, "rendered")
