@@ -175,6 +175,14 @@ PROVIDER_DOCS: dict[str, ProviderDoc] = {
         (
             "Port 6543 is the transaction pooler (statement caches are turned off for it); "
             "migrations use the direct connection on port 5432.",
+            "The direct host (`db.project-ref.supabase.co`) has only an IPv6 address unless "
+            "the project has the IPv4 add-on; the poolers have IPv4 too. Where the migration "
+            "runs on a host without IPv6 (many CI runners and container platforms; it fails "
+            "with `Network is unreachable` or a DNS error), set DATABASE_DIRECT_URL to the "
+            "session pooler instead: the pooler's host and user on port 5432 "
+            "(`postgresql://postgres.project-ref:change-me@aws-0-eu-central-1.pooler."
+            "supabase.com:5432/postgres`). It keeps one server connection per client, so "
+            "migrations work through it; only port 6543 is a transaction pooler.",
             "For verify-full, download the CA from the dashboard and set DB_SSL_ROOT_CERT.",
         ),
         (
