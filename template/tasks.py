@@ -196,11 +196,14 @@ def update(extra: list[str]) -> None:
         print(f"update: conflicts to resolve in:\n{listing}", file=sys.stderr)
         print("resolve them (git diff shows both sides), then git add and commit", file=sys.stderr)
         raise SystemExit(1)
-    if added := sorted(_migration_files() - before):
-        print(f"update: new migrations {', '.join(added)}: run python3 tasks.py migrate")
     # uv.lock is the project's own (an update never merges into it): lock the merged
     # pyproject.toml, keeping every pin it allows.
     uv("lock", "--quiet")
+    if added := sorted(_migration_files() - before):
+        # The template's new migrations follow its own last one; the project's may too.
+        uv("sync", "--quiet")
+        in_venv(_package(), "merge-heads")
+        print(f"update: new migrations {', '.join(added)}: run python3 tasks.py migrate")
     print("update: no conflicts (uv.lock locked again: commit it with the update)")
 
 
@@ -212,6 +215,7 @@ TARGETS = {
     "check": "lint, then test",
     "migrate": "alembic upgrade head (DATABASE_DIRECT_URL when set)",
     "revision": "revision -m MESSAGE: autogenerate a migration from the models",
+    "merge-heads": "one revision merging the migration heads (the template's and yours)",
     "seed": "sample data (idempotent)",
     "psql": "psql [ARGS]: a psql shell on the configured or embedded database",
     "db-url": "db-url [--show-password]: the database URL for psql and pg_dump",
@@ -220,7 +224,7 @@ TARGETS = {
 # Targets that take the rest of the command line as their arguments.
 WITH_ARGUMENTS = frozenset({"revision", "psql", "update", "db-url"})
 # Targets that are commands of the package's CLI (python -m PACKAGE NAME ...).
-CLI = frozenset({"dev", "migrate", "revision", "seed", "psql", "db-url"})
+CLI = frozenset({"dev", "migrate", "revision", "merge-heads", "seed", "psql", "db-url"})
 
 
 def parse(
