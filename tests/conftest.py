@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from fasteners import InterProcessLock
 
+from tasks import releases
 from tests.forkserver import PytestServer
-from tests.variants import BASE, Variant
+from tests.variants import BASE, SHALLOW_FUZZ, Variant
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -210,3 +211,45 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         "seconds, summed over workers: "
         + ", ".join(f"{phase} {total:.0f}" for phase, total in seconds.most_common())
     )
+
+
+# Releases, and the checks a rendered project must pass (test_update, test_release_chain).
+def clone_with_releases(destination: Path) -> Path:
+    """A clone of this repository with its release tags (``python3 tasks.py release``)."""
+    git(destination.parent, "clone", "-q", str(ROOT), str(destination))
+    proc = run([sys.executable, "tasks.py", "release"], destination)
+    assert proc.returncode == 0, output(proc)
+    tags = run(["git", "tag"], destination).stdout.split()
+    assert sorted(tags) == sorted(f"v{version}" for version, _commit in releases()), tags
+    return destination
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tagged clone for the tests that do not change the template."""
+    return clone_with_releases(tmp_path_factory.mktemp("template") / "copier-fastapi-postgres")
+
+
+@pytest.fixture
+def checks_pass(
+    mypy_cache: Path, database_for: Callable[[str], str], nested_pytest: NestedPytest
+) -> Callable[[Path, str], None]:
+    """``checks_pass(project, name)``: ruff, ruff format, mypy --strict and its own tests."""
+
+    def check(project: Path, name: str) -> None:
+        env = {
+            **project_env(project, mypy_cache),
+            "TEST_DATABASE_URL": database_for(name),
+            "FUZZ_MAX_EXAMPLES": str(SHALLOW_FUZZ),  # the variants' tests fuzz at full depth
+        }
+        for command in (
+            ["ruff", "check", "--no-cache", "."],
+            ["ruff", "format", "--no-cache", "--check", "."],
+            ["mypy"],
+        ):
+            proc = run([sys.executable, "-m", *command], project, env)
+            assert proc.returncode == 0, output(proc)
+        proc = nested_pytest(project, env)
+        assert proc.returncode == 0, output(proc)
+
+    return check

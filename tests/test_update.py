@@ -21,8 +21,8 @@ import pytest
 from copier import run_copy, run_update
 
 from tasks import releases
-from tests.conftest import ROOT, NestedPytest, git, output, project_env, run, tool
-from tests.variants import BASE, SHALLOW_FUZZ
+from tests.conftest import ROOT, clone_with_releases, git, output, run, tool
+from tests.variants import BASE
 
 VERSIONS = [version for version, _commit in releases()]
 NEWEST = VERSIONS[0]
@@ -83,22 +83,6 @@ def downgrade() -> None:
     """Drop the notes table."""
     op.drop_table("notes")
 '''
-
-
-def clone_with_releases(destination: Path) -> Path:
-    """A clone of this repository with its release tags (``python3 tasks.py release``)."""
-    git(destination.parent, "clone", "-q", str(ROOT), str(destination))
-    proc = run([sys.executable, "tasks.py", "release"], destination)
-    assert proc.returncode == 0, output(proc)
-    tags = run(["git", "tag"], destination).stdout.split()
-    assert sorted(tags) == sorted(f"v{version}" for version in VERSIONS), tags
-    return destination
-
-
-@pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One tagged clone for the tests that do not change the template."""
-    return clone_with_releases(tmp_path_factory.mktemp("template") / "copier-fastapi-postgres")
 
 
 def render(template: Path, destination: Path, ref: str, **answers: Any) -> Path:
@@ -202,31 +186,6 @@ def files(project: Path) -> dict[Path, str]:
         for path in project.rglob("*")
         if path.is_file() and not skip & set(path.relative_to(project).parts)
     }
-
-
-@pytest.fixture
-def checks_pass(
-    mypy_cache: Path, database_for: Callable[[str], str], nested_pytest: NestedPytest
-) -> Callable[[Path, str], None]:
-    """``checks_pass(project, name)``: ruff, ruff format, mypy --strict and its own tests."""
-
-    def check(project: Path, name: str) -> None:
-        env = {
-            **project_env(project, mypy_cache),
-            "TEST_DATABASE_URL": database_for(name),
-            "FUZZ_MAX_EXAMPLES": str(SHALLOW_FUZZ),  # the variants' tests fuzz at full depth
-        }
-        for command in (
-            ["ruff", "check", "--no-cache", "."],
-            ["ruff", "format", "--no-cache", "--check", "."],
-            ["mypy"],
-        ):
-            proc = run([sys.executable, "-m", *command], project, env)
-            assert proc.returncode == 0, output(proc)
-        proc = nested_pytest(project, env)
-        assert proc.returncode == 0, output(proc)
-
-    return check
 
 
 def release_params() -> list[object]:
