@@ -11,6 +11,7 @@ mypy --strict and the project's whole suite then pass, and no edit of the team's
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -211,7 +212,16 @@ def project_action(project: Path, ref: str, chain: Chain, relocked: bool) -> Non
                 + "from my_service.api.responses import errors\n"
                 + text[first_own_import:]
             )
-            api.write_text(text.replace('}")\nasync def', '}", responses=errors(404))\nasync def'))
+            documented = re.sub(r'(@router\.get\("[^"]+")\)', r"\1, responses=errors(404))", text)
+            api.write_text(documented)
+        # ... and a parameter PostgreSQL can refuse has its column's bounds in the schema.
+        notes = project / PKG / "api/notes.py"
+        edit(
+            notes,
+            "from fastapi import APIRouter, HTTPException\n",
+            "from typing import Annotated\n\nfrom fastapi import APIRouter, HTTPException, Path\n",
+        )
+        edit(notes, "note_id: int,", "note_id: Annotated[int, Path(ge=1, le=2_147_483_647)],")
     if ref == "HEAD" and chain.answers.get("with_models"):
         # Unreleased: migrations of your own after 0002 and the template's 0003 are two heads.
         merged = run([sys.executable, "tasks.py", "merge-heads"], project)
