@@ -222,6 +222,8 @@ def project_action(project: Path, ref: str, chain: Chain, relocked: bool) -> Non
             "from typing import Annotated\n\nfrom fastapi import APIRouter, HTTPException, Path\n",
         )
         edit(notes, "note_id: int,", "note_id: Annotated[int, Path(ge=1, le=2_147_483_647)],")
+        formatted = run([sys.executable, "-m", "ruff", "format", str(notes)], project)
+        assert formatted.returncode == 0, output(formatted)  # as `python3 tasks.py format`
     if ref == "HEAD" and chain.answers.get("with_models"):
         # Unreleased: migrations of your own after 0002 and the template's 0003 are two heads.
         merged = run([sys.executable, "tasks.py", "merge-heads"], project)
