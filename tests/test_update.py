@@ -180,7 +180,7 @@ def update_as_its_readme_says(project: Path) -> None:
 
 
 def files(project: Path) -> dict[Path, str]:
-    skip = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+    skip = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".venv", ".tools"}
     return {
         path.relative_to(project): path.read_text()
         for path in project.rglob("*")
