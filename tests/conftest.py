@@ -233,10 +233,11 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def checks_pass(
     mypy_cache: Path, database_for: Callable[[str], str], nested_pytest: NestedPytest
-) -> Callable[[Path, str], None]:
-    """``checks_pass(project, name)``: ruff, ruff format, mypy --strict and its own tests."""
+) -> Callable[[Path, str], str]:
+    """``checks_pass(project, name)``: ruff, ruff format, mypy --strict and its own tests;
+    returns the tests' summary line (``236 passed in 60.1s``)."""
 
-    def check(project: Path, name: str) -> None:
+    def check(project: Path, name: str) -> str:
         env = {
             **project_env(project, mypy_cache),
             "TEST_DATABASE_URL": database_for(name),
@@ -251,5 +252,6 @@ def checks_pass(
             assert proc.returncode == 0, output(proc)
         proc = nested_pytest(project, env)
         assert proc.returncode == 0, output(proc)
+        return proc.stdout.strip().splitlines()[-1]
 
     return check

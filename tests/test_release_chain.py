@@ -239,11 +239,11 @@ def test_a_team_project_through_every_release(
     chain: Chain,
     template: Path,
     tmp_path: Path,
-    checks_pass: Callable[[Path, str], None],
+    checks_pass: Callable[[Path, str], str],
 ) -> None:
     project = render(template, tmp_path / "project", chain.first, **chain.answers)
     kept = start(project, chain)
-    checks_pass(project, f"{chain.id}_{chain.first}")
+    suites = [f"{chain.first}: {checks_pass(project, f'{chain.id}_{chain.first}')}"]
     for ref in chain.hops:
         relocks = 'uv("lock"' in (project / "tasks.py").read_text()
         hop(project, ref)
@@ -253,4 +253,5 @@ def test_a_team_project_through_every_release(
         for path, marker in kept.items():
             assert marker in after[path], f"{ref}: the team's edit of {path} was lost"
         commit_all(project, f"template {ref}")
-        checks_pass(project, f"{chain.id}_{ref}")
+        suites.append(f"{ref}: {checks_pass(project, f'{chain.id}_{ref}')}")
+    print(f"\n{chain.id}, the project's suite after each release:", *suites, sep="\n  ")

@@ -199,7 +199,7 @@ def test_update_keeps_user_edits(
     version: str,
     template: Path,
     tmp_path: Path,
-    checks_pass: Callable[[Path, str], None],
+    checks_pass: Callable[[Path, str], str],
 ) -> None:
     project = render(template, tmp_path / "project", f"v{version}")
     assert f"_commit: v{version}" in (project / ".copier-answers.yml").read_text()
@@ -257,7 +257,7 @@ def test_update_reports_conflicts(tmp_path: Path) -> None:
 
 @pytest.mark.xdist_group("update-switch")
 def test_update_switches_answers(
-    template: Path, tmp_path: Path, checks_pass: Callable[[Path, str], None]
+    template: Path, tmp_path: Path, checks_pass: Callable[[Path, str], str]
 ) -> None:
     """local -> neon and no models -> SQLModel models, in one update."""
     project = render(template, tmp_path / "project", f"v{NEWEST}")
