@@ -65,6 +65,7 @@ ALWAYS = (
     "tests/test_pool.py",
     "tests/test_fuzz.py",
     "tests/test_state.py",
+    "tests/test_migrate.py",
     "tests/test_replicas.py",
 )
 POOLING_IDS = {"queue": "queue", "none": "nullpool"}
