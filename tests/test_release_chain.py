@@ -20,13 +20,14 @@ from pathlib import Path
 import pytest
 from copier import run_update
 
-from tests.conftest import git, output, run, tool
+from tests.conftest import output, run, tool
 from tests.test_update import (
     CONFLICT,
     NOTE_MIGRATION,
     PKG,
     THIS_PYTHON,
     VERSIONS,
+    commit_all,
     edit,
     files,
     make_user_edits,
@@ -126,11 +127,6 @@ CHAINS = (
     # 0.1.0 had no example API: an example-API project starts at 0.2.0.
     Chain("example-api", {"with_models": True}, "v0.2.0", ("notes", "greetings")),
 )
-
-
-def commit_all(project: Path, message: str) -> None:
-    git(project, "add", "-A")
-    git(project, "commit", "-qm", message)
 
 
 def conflicts_in(project: Path) -> list[str]:
