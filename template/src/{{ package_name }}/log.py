@@ -5,7 +5,8 @@
   for the standard library's logging, which uvicorn, SQLAlchemy and Alembic log through).
   JSON is the default when ``ENVIRONMENT=production``.
 - Every line carries the ID of the request it was written for (``request_id``; "-" outside
-  requests), from asgi-correlation-id's context variable.
+  requests), from asgi-correlation-id's context variable; when traces are on (tracing.py),
+  the ID of the trace too (``trace_id``), to find a line's trace and a trace's lines.
 - The access log is the app's own (``middleware.AccessLog``): uvicorn's is off.
 - The embedded PostgreSQL wheel's step-by-step output and SQLAlchemy's statements are shown
   only at DEBUG.
@@ -18,17 +19,31 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+from opentelemetry import trace
+
 LogFormat = Literal["text", "json"]
 
 TEXT = "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"
+TEXT_TRACED = "%(asctime)s %(levelname)s [%(correlation_id)s %(trace_id)s] %(name)s: %(message)s"
 # The fields of every JSON line, renamed below; a record's ``extra`` fields are added.
 JSON = "%(asctime)s %(levelname)s %(name)s %(correlation_id)s %(message)s"
+JSON_TRACED = f"{JSON} %(trace_id)s"
 JSON_NAMES = {
     "asctime": "time",
     "levelname": "level",
     "name": "logger",
     "correlation_id": "request_id",
 }
+
+
+class TraceIdFilter(logging.Filter):
+    """Put the current trace's ID on the record as ``trace_id`` ("-" outside a trace)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Always keep the record; only add the field."""
+        context = trace.get_current_span().get_span_context()
+        record.trace_id = format(context.trace_id, "032x") if context.is_valid else "-"
+        return True
 
 
 # C0 and C1 controls and DEL (what a terminal or a log parser obeys) are written as \x1b is.
@@ -43,9 +58,13 @@ class TextFormatter(logging.Formatter):
         return super().formatMessage(record).translate(_CONTROL)
 
 
-def log_config(level: str, log_format: LogFormat = "text") -> dict[str, Any]:
-    """A ``logging.config.dictConfig`` for the CLI and uvicorn (``log_config=``)."""
+def log_config(
+    level: str, log_format: LogFormat = "text", *, traced: bool = False
+) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` for the CLI and uvicorn (``log_config=``); ``traced``:
+    lines carry the trace's ID too."""
     chatty = "DEBUG" if level == "DEBUG" else "WARNING"
+    filters = ["request_id", "trace_id"] if traced else ["request_id"]
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -55,12 +74,13 @@ def log_config(level: str, log_format: LogFormat = "text") -> dict[str, Any]:
                 "()": "asgi_correlation_id.CorrelationIdFilter",
                 "default_value": "-",
             },
+            "trace_id": {"()": f"{__name__}.TraceIdFilter"},
         },
         "formatters": {
-            "text": {"()": f"{__name__}.TextFormatter", "fmt": TEXT},
+            "text": {"()": f"{__name__}.TextFormatter", "fmt": TEXT_TRACED if traced else TEXT},
             "json": {
                 "()": "pythonjsonlogger.json.JsonFormatter",
-                "fmt": JSON,
+                "fmt": JSON_TRACED if traced else JSON,
                 "rename_fields": JSON_NAMES,
             },
         },
@@ -68,7 +88,7 @@ def log_config(level: str, log_format: LogFormat = "text") -> dict[str, Any]:
             "stderr": {
                 "class": "logging.StreamHandler",
                 "formatter": log_format,
-                "filters": ["request_id"],
+                "filters": filters,
                 "stream": "ext://sys.stderr",
             }
         },
