@@ -208,7 +208,7 @@ def update(extra: list[str]) -> None:
 
 
 TARGETS = {
-    "dev": "embedded PostgreSQL (unless DATABASE_URL is set), migrations, server on :8000",
+    "dev": "dev [--reload]: embedded PostgreSQL (unless DATABASE_URL), migrate, serve on :8000",
     "test": "the test suite against a real PostgreSQL",
     "lint": "ruff check, ruff format --check, mypy --strict",
     "format": "ruff format and ruff check --fix",
@@ -222,7 +222,7 @@ TARGETS = {
     "update": "update [--data KEY=VALUE ...]: copier update, then report conflicts",
 }
 # Targets that take the rest of the command line as their arguments.
-WITH_ARGUMENTS = frozenset({"revision", "psql", "update", "db-url"})
+WITH_ARGUMENTS = frozenset({"dev", "revision", "psql", "update", "db-url"})
 # Targets that are commands of the package's CLI (python -m PACKAGE NAME ...).
 CLI = frozenset({"dev", "migrate", "revision", "merge-heads", "seed", "psql", "db-url"})
 

@@ -88,10 +88,10 @@ class User:
         return proc
 
     @contextmanager
-    def dev(self, project: Path, port: int) -> Iterator[subprocess.Popen[str]]:
-        """``python3 tasks.py dev`` in its own process group, until /health/ready is 200."""
+    def dev(self, project: Path, port: int, *args: str) -> Iterator[subprocess.Popen[str]]:
+        """``python3 tasks.py dev ARGS`` in its own process group, until /health/ready is 200."""
         proc = subprocess.Popen(
-            [str(self.python), "tasks.py", "dev"],
+            [str(self.python), "tasks.py", "dev", *args],
             cwd=project,
             env={**self.env, "PORT": str(port)},
             stdout=subprocess.PIPE,
@@ -306,11 +306,12 @@ def test_readme_commands(user: User, template: Path, answers: list[str], orm: st
     # kill -9 of dev leaves the server running; the next dev takes it over, and Ctrl-C
     # then stops it, even pressed again once the server has stopped, while dev exits and
     # stops PostgreSQL (`uv run` with no terminal passes the first one on a second time).
+    # That dev is the README's `dev --reload` (whose restarts tests/test_tooling.py tests).
     with user.dev(project, port) as killed:
         os.killpg(killed.pid, signal.SIGKILL)
         killed.wait()
     assert postgres_processes(data_dir) != []
-    with user.dev(project, port) as dev:
+    with user.dev(project, port, "--reload") as dev:
         ctrl_c(dev, again_after="Finished server process")
     assert postgres_processes(data_dir) == []
     if not answers:  # the same for every variant: once is enough
