@@ -210,12 +210,13 @@ def update(extra: list[str]) -> None:
 TARGETS = {
     "dev": "dev [--reload]: embedded PostgreSQL (unless DATABASE_URL), migrate, serve on :8000",
     "test": "the test suite against a real PostgreSQL",
-    "lint": "ruff check, ruff format --check, mypy --strict",
+    "lint": "ruff check, ruff format --check, mypy --strict, squawk on the migrations",
     "format": "ruff format and ruff check --fix",
     "check": "lint, then test",
     "migrate": "alembic upgrade head (DATABASE_DIRECT_URL when set)",
     "revision": "revision -m MESSAGE: autogenerate a migration from the models",
     "merge-heads": "one revision merging the migration heads (the template's and yours)",
+    "lint-migrations": "squawk on each migration's SQL (part of lint)",
     "seed": "sample data (idempotent)",
     "psql": "psql [ARGS]: a psql shell on the configured or embedded database",
     "db-url": "db-url [--show-password]: the database URL for psql and pg_dump",
@@ -224,7 +225,9 @@ TARGETS = {
 # Targets that take the rest of the command line as their arguments.
 WITH_ARGUMENTS = frozenset({"dev", "revision", "psql", "update", "db-url"})
 # Targets that are commands of the package's CLI (python -m PACKAGE NAME ...).
-CLI = frozenset({"dev", "migrate", "revision", "merge-heads", "seed", "psql", "db-url"})
+CLI = frozenset(
+    {"dev", "migrate", "revision", "merge-heads", "lint-migrations", "seed", "psql", "db-url"}
+)
 
 
 def parse(
@@ -273,6 +276,7 @@ def main(argv: list[str]) -> None:
             in_venv("ruff", "check", ".")
             in_venv("ruff", "format", "--check", ".")
             in_venv("mypy")
+            in_venv(_package(), "lint-migrations")
             if target == "check":
                 in_venv("pytest", *extra)
 
