@@ -1,7 +1,7 @@
 """HTTP throughput: the rendered models variant against a raw-asyncpg app doing the same SQL.
 
     python3 tasks.py bench http [--duration 10] [--connections 32,64] [--rounds 2] [--ref HEAD]
-        [--minimal]
+        [--minimal] [--metrics]
 
 Renders the models variant from this checkout, starts an embedded PostgreSQL, migrates,
 seeds 1,000 users and 5,000 tasks, and serves the rendered app and a minimal FastAPI app
@@ -10,7 +10,10 @@ uvicorn worker each, for each loop/http pair. wrk drives both, rendered and raw 
 alternating, and the script prints per endpoint: req/s, p50, p99, requests over 1 s, and
 the rendered/raw ratio per round and its median. ``--minimal`` adds two ceilings, each
 app's median ratio to raw printed too: the rendered ORM calls in a bare app (minimal) and the
-same statements through SQLAlchemy Core (core). Figures only: nothing fails on them.
+same statements through SQLAlchemy Core (core). The rendered app runs in production, so
+without ``/metrics`` (no ``METRICS_TOKEN``) and without traces (no ``OTEL_*``); ``--metrics``
+sets a token: every request is counted, as a scraped deployment's are. Figures only:
+nothing fails on them.
 Needs wrk (``apt-get install wrk``).
 """
 
@@ -419,6 +422,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--ref", default="HEAD", help="the template commit or tag to render")
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="serve the rendered app with METRICS_TOKEN set: requests and pools counted",
+    )
+    parser.add_argument(
         "--minimal",
         action="store_true",
         help="also serve two ceilings without the template's HTTP layer: its ORM calls"
@@ -431,6 +439,7 @@ def main() -> None:
         tmp = Path(scratch)
         project, dsn, env = prepare(tmp, options.ref)
         env["RAW_DSN"] = dsn
+        env.update({"METRICS_TOKEN": uuid.uuid4().hex} if options.metrics else {})
         # The rendered app logs as `serve` has it log in production: a JSON access line
         # per request (to /dev/null here). The raw app logs nothing.
         logging_config = tmp / "logging.json"
