@@ -1,7 +1,7 @@
 """HTTP throughput: the rendered models variant against a raw-asyncpg app doing the same SQL.
 
     python3 tasks.py bench http [--duration 10] [--connections 32,64] [--rounds 2] [--ref HEAD]
-        [--minimal] [--metrics]
+        [--minimal] [--metrics] [--endpoints user,tasks,post]
 
 Renders the models variant from this checkout, starts an embedded PostgreSQL, migrates,
 seeds 1,000 users and 5,000 tasks, and serves the rendered app and a minimal FastAPI app
@@ -42,6 +42,11 @@ sys.path.insert(0, str(ROOT))
 from tests.emulation import first_answer, free_port  # noqa: E402  (after the path is set)
 
 PAIRS = (("asyncio", "h11"), ("uvloop", "httptools"))
+ENDPOINTS = {
+    "user": "GET /api/v1/users/{id}",
+    "tasks": "GET /api/v1/tasks?limit=20",
+    "post": "POST /api/v1/tasks",
+}
 
 RAW_APP = '''
 """The same statements as the rendered endpoints, through a raw asyncpg pool."""
@@ -421,6 +426,7 @@ def main() -> None:
     parser.add_argument("--connections", default="32,64")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--ref", default="HEAD", help="the template commit or tag to render")
+    parser.add_argument("--endpoints", default="user,tasks,post", help="which to measure")
     parser.add_argument(
         "--metrics",
         action="store_true",
@@ -472,9 +478,7 @@ def main() -> None:
             apps["minimal"] = (["minimal_app:app"], tmp)
             apps["core"] = (["core_app:app"], tmp)
         endpoints = {
-            "user": "GET /api/v1/users/{id}",
-            "tasks": "GET /api/v1/tasks?limit=20",
-            "post": "POST /api/v1/tasks",
+            mode: label for mode, label in ENDPOINTS.items() if mode in options.endpoints.split(",")
         }
         print(f"{os.cpu_count()} CPUs; {options.duration}s per run; rounds alternate apps")
         for loop, http in PAIRS:
