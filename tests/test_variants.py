@@ -150,7 +150,12 @@ def test_readme_test_command_from_scratch(
     assert ecosystems == {"uv", "github-actions"}
     # The pre-commit hooks are the project's own tools: each hook's entry, on every file.
     hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())["repos"][0]
-    assert [hook["id"] for hook in hooks["hooks"]] == ["ruff-check", "ruff-format", "mypy"]
+    assert [hook["id"] for hook in hooks["hooks"]] == [
+        "ruff-check",
+        "ruff-format",
+        "mypy",
+        "lint-migrations",
+    ]
     for hook in hooks["hooks"]:
         files = [] if hook.get("pass_filenames") is False else ["."]
         steps.append(shlex.join([*shlex.split(hook["entry"]), *files]))
