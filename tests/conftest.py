@@ -127,12 +127,14 @@ NestedPytest = Callable[[Path, Mapping[str, str]], subprocess.CompletedProcess[s
 
 
 @pytest.fixture(scope="session")
-def nested_pytest() -> Iterator[NestedPytest]:
-    """``nested_pytest(project, env)``: the project's pytest (NESTED_PYTEST), env added."""
+def nested_pytest(pytestconfig: pytest.Config) -> Iterator[NestedPytest]:
+    """``nested_pytest(project, env)``: the project's pytest (NESTED_PYTEST), env added; with
+    its slow tests when this run has its own."""
     server = PytestServer()
+    args = [*NESTED_PYTEST, *(["--slow"] if run_slow(pytestconfig) else [])]
 
     def run_pytest(project: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-        return server.run(project, {**os.environ, **env}, NESTED_PYTEST)
+        return server.run(project, {**os.environ, **env}, args)
 
     yield run_pytest
     server.close()
@@ -158,6 +160,34 @@ def project_env(project: Path, mypy_cache: Path) -> dict[str, str]:
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         **own_temproot(project),
     }
+
+
+# Slow tests: the README's commands as a user types them, updates across releases, the
+# image, Prometheus, fresh `uv sync`s; and each variant's own slow tests. `python3 tasks.py
+# test` leaves them out unless CI=true (as .ci/run and CI services set) or `-- --slow`.
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--slow", action="store_true", help="also run the slow tests (CI does)")
+
+
+def run_slow(config: pytest.Config) -> bool:
+    """``--slow``, or on CI (``CI=true``)."""
+    return bool(config.getoption("--slow")) or os.environ.get("CI") == "true"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if run_slow(config):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        left_out = set(slow)
+        items[:] = [item for item in items if item not in left_out]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if run_slow(config):
+        return "slow tests: run (the variants' own too)"
+    return "slow tests: left out (`python3 tasks.py test -- --slow` runs them; CI=true does too)"
 
 
 # Test function -> the phase it is reported under (test_variants.py); setup there is mostly

@@ -27,6 +27,8 @@ from tests.conftest import output, run, tool
 from tests.emulation import first_answer, free_port
 from tests.variants import BY_ID, PACKAGE, Variant
 
+pytestmark = pytest.mark.slow  # see conftest.py: run by --slow and on CI
+
 # One variant per provider: the image does not depend on pooling or models.
 PROVIDER_VARIANTS = {
     BY_ID[name].answers.get("provider", "local"): BY_ID[name]

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import output, run
 from tests.emulation import first_answer, free_port, require
 from tests.variants import BY_ID, PACKAGE, Variant
+
+pytestmark = pytest.mark.slow  # see conftest.py: run by --slow and on CI
 
 TOKEN = "scrape-token-s3cret"
 LIST_REQUESTS = 120

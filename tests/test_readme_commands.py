@@ -25,6 +25,8 @@ import pytest
 from tests.conftest import ROOT, git, output, own_temproot
 from tests.emulation import free_port, require
 
+pytestmark = pytest.mark.slow  # see conftest.py: run by --slow and on CI
+
 DEBIAN_PYTHON = Path("/usr/bin/python3")
 TIMEOUT = 900
 

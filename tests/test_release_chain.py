@@ -34,6 +34,8 @@ from tests.test_update import (
     render,
 )
 
+pytestmark = pytest.mark.slow  # see conftest.py: run by --slow and on CI
+
 NOTES_API = '''"""The team's notes: an endpoint of its own, on the template's session."""
 
 from fastapi import APIRouter, HTTPException

@@ -24,6 +24,8 @@ from tasks import releases
 from tests.conftest import ROOT, clone_with_releases, git, output, run, tool
 from tests.variants import BASE
 
+pytestmark = pytest.mark.slow  # see conftest.py: run by --slow and on CI
+
 VERSIONS = [version for version, _commit in releases()]
 NEWEST = VERSIONS[0]
 PKG = Path("src/my_service")

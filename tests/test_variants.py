@@ -106,6 +106,7 @@ def test_own_tests(
     assert "failed" not in proc.stdout.splitlines()[-1], output(proc)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v.full_sync], ids=lambda v: v.id)
 def test_readme_test_command_from_scratch(
     variant: Variant,
@@ -173,4 +174,5 @@ def test_readme_test_command_from_scratch(
         assert step.returncode == 0, output(step)
         printed[command] = step.stdout
     # Coverage: measured, and held to the project's fail_under.
-    assert re.search(r"Required test coverage of [\d.]+% reached", printed["uv run pytest --cov"])
+    coverage = printed["uv run pytest --cov --slow"]
+    assert re.search(r"Required test coverage of [\d.]+% reached", coverage)
