@@ -27,7 +27,8 @@ TARGETS = {
     "lint": "ruff check, ruff format --check, mypy --strict on the template's own code",
     "bench": "render and test timings (bench/run.py); `bench http`: req/s against raw asyncpg;"
     " `bench replicas`: reads on two replicas, one stopped and restarted;"
-    " `bench lists`: database time per page and req/s as the tasks table grows",
+    " `bench lists`: database time per page and req/s as the tasks table grows;"
+    " `bench start`: serve and dev to their first answer, and their imports",
     "release": "tag every version listed in CHANGELOG.md (vX.Y.Z) at its commit",
     "lock": "refresh the uv.lock files rendered projects ship (template/.locks)",
 }
@@ -126,11 +127,12 @@ def main(argv: list[str]) -> None:
     if argv == ["new"]:
         new(extra)
         return
-    if argv == ["bench"]:  # bench [http|replicas|lists] [OPTIONS]
+    if argv == ["bench"]:  # bench [http|replicas|lists|start] [OPTIONS]
         scripts = {
             "http": "bench/throughput.py",
             "replicas": "bench/replicas.py",
             "lists": "bench/lists.py",
+            "start": "bench/start.py",
         }
         kind = extra[0] if extra[:1] and extra[0] in scripts else None
         script = scripts.get(kind or "", "bench/run.py")

@@ -1,0 +1,131 @@
+"""Start-up: ``serve`` and ``dev`` to their first 200 on ``/health``, and where imports go.
+
+    python3 tasks.py bench start [--runs 5] [--ref HEAD]
+
+Renders the models variant from this checkout (an embedded PostgreSQL, migrated and seeded,
+as ``bench http`` prepares it), then times each command from the moment its process is
+spawned to the first 200 on ``/health``, polling every 5 ms: ``serve`` in production,
+``dev`` (which migrates before it serves) against the running server, and ``bare``, one
+route in a FastAPI app that imports the same libraries (the floor). Warm: one run of each
+is thrown away first, and bytecode is written (``PYTHONDONTWRITEBYTECODE`` is unset for the
+children: with it, every start compiles every module, 2-3x slower). Then
+``python -X importtime`` of what ``serve`` imports before it answers, summed by top-level
+package. Figures only: nothing fails on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+from throughput import prepare
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.emulation import free_port  # noqa: E402  (after the path is set)
+
+PACKAGE = "bench_service"
+
+
+# The floor: the same libraries imported, one route, uvicorn; nothing of the template's.
+BARE_APP = """
+import asyncpg, pydantic_settings, sqlalchemy.ext.asyncio, sqlalchemy.orm
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/health")
+async def health():
+    return {"status": "ok"}
+"""
+
+
+def first_answer(args: list[str], cwd: Path, env: dict[str, str]) -> float:
+    """Seconds from spawning ``args`` (which serve on $PORT) to their first 200 on /health."""
+    command = " ".join(args[1:])
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [*args, "--port", str(port)] if "uvicorn" in args else args,
+        cwd=cwd,
+        env={**env, "PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        while time.perf_counter() - started < 30:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - started
+            except OSError:
+                if proc.poll() is not None:
+                    _, stderr = proc.communicate()
+                    raise SystemExit(f"{command} exited: {stderr.decode()}") from None
+            time.sleep(0.005)
+        raise SystemExit(f"{command}: no 200 on /health within 30 s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def import_times(project: Path, env: dict[str, str]) -> tuple[float, Counter[str]]:
+    """``-X importtime`` of the CLI and the app: total seconds, microseconds by package."""
+    code = f"import {PACKAGE}.cli, {PACKAGE}.app"
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    by_package: Counter[str] = Counter()  # microseconds
+    for line in proc.stderr.splitlines():
+        found = re.match(r"import time:\s+(\d+) \|\s+\d+ \|(\s*)(\S+)", line)
+        if found:
+            by_package[found[3].split(".")[0]] += int(found[1])
+    return sum(by_package.values()) / 1e6, by_package
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--ref", default="HEAD", help="the template commit or tag to render")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        project, _, env = prepare(Path(tmp), args.ref)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        (project / "bare_app.py").write_text(BARE_APP)
+        commands = {
+            "serve": ([sys.executable, "-m", PACKAGE, "serve"], env),
+            "dev": ([sys.executable, "-m", PACKAGE, "dev"], {**env, "ENVIRONMENT": "development"}),
+            "bare": ([sys.executable, "-m", "uvicorn", "bare_app:app"], env),
+        }
+        print(f"start to the first 200 on /health, {args.runs} warm runs each (ref {args.ref}):")
+        for name, (command, command_env) in commands.items():
+            first_answer(command, project, command_env)  # warm-up: bytecode, page cache
+            times = [first_answer(command, project, command_env) for _ in range(args.runs)]
+            print(
+                f"  {name:<6} median {statistics.median(times):.3f} s "
+                f"(min {min(times):.3f}, max {max(times):.3f})"
+            )
+        print("  (bare: FastAPI, SQLAlchemy's asyncio ORM, asyncpg and pydantic-settings")
+        print("   imported, one route, uvicorn: the floor under the template's stack)")
+        total, by_package = import_times(project, env)
+        print(f"imports of {PACKAGE}.cli and {PACKAGE}.app (-X importtime): {total:.3f} s")
+        for package, micros in by_package.most_common(12):
+            print(f"  {package:<24} {micros / 1e6:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
