@@ -160,7 +160,8 @@ class Standby:
         if self.user is not None and self.socket_dir != self.data_dir:
             ensure_prefix_permissions(self.socket_dir)
             self.socket_dir.chmod(0o777)
-        self.url = f"postgresql://postgres@/postgres?host={self.socket_dir}"
+        database = urlsplit(primary_url).path.lstrip("/") or "postgres"  # the primary's
+        self.url = f"postgresql://postgres@/{database}?host={self.socket_dir}"
         self.start()
         atexit.register(self.delete)
 
