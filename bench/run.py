@@ -1,4 +1,5 @@
-"""Timings, printed, never asserted: render time and the rendered suite's wall time.
+"""Timings, printed, never asserted: render time and the rendered suite's wall time (its
+quick tests, three runs, and once with --slow).
 
 python3 tasks.py bench            # or: uv run python bench/run.py [--runs N]
 """
@@ -77,14 +78,16 @@ def main() -> None:
         timed([sys.executable, "-m", "uv", "sync", "--quiet"], project, uv_env)
         python = str(project / ".venv" / "bin" / "python")
         pytest = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        suites = [timed(pytest, project) for _ in range(3)]
+        suites = [timed(pytest, project) for _ in range(3)]  # the quick tests
+        slow = timed([*pytest, "--slow"], project)
     print(
         f"render (copier copy, default answers): median {statistics.median(renders):.2f} s "
         f"over {args.runs} runs (min {min(renders):.2f}, max {max(renders):.2f})"
     )
     print(
-        f"rendered test suite, embedded PostgreSQL start included: median "
-        f"{statistics.median(suites):.2f} s over 3 runs (min {min(suites):.2f})"
+        f"rendered test suite (quick tests), embedded PostgreSQL start included: median "
+        f"{statistics.median(suites):.2f} s over 3 runs (min {min(suites):.2f}); with --slow "
+        f"{slow:.2f} s"
     )
     if args.quick:
         return

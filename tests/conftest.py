@@ -109,13 +109,16 @@ def rendered(copie_session: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One mypy cache per worker, shared by every project it checks.
+def mypy_cache(worker_id: str) -> Path:
+    """One mypy cache per worker, shared by every project it checks, and kept between runs
+    (``.mypy_cache/`` is git-ignored; a fresh clone, as CI's, starts cold).
 
     Third-party modules dominate a cold run (about 10 s); mypy reuses an entry whose
     source hash matches, whatever the project's path, so the next project takes about 1 s.
     """
-    return tmp_path_factory.mktemp("mypy-cache")
+    cache = ROOT / ".mypy_cache" / f"variants-{worker_id}"
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache
 
 
 # A rendered project's pytest, run from this environment: without this repository's own

@@ -118,6 +118,7 @@ def concurrent_load(
         return list(pool.map(lambda _: load(project, env, rounds=rounds), range(processes)))
 
 
+@pytest.mark.slow  # load from several processes through PgBouncer (7-9 s)
 def test_supabase_transaction_pooler(
     rendered: Callable[[Variant], Path], tls_server: TlsPostgres, pooler: PgBouncer
 ) -> None:
@@ -143,6 +144,7 @@ def test_supabase_transaction_pooler(
     assert asyncio.run(named_statements(pooler.url())) == []
 
 
+@pytest.mark.slow  # load from several processes through PgBouncer (7-9 s)
 def test_pooler_without_the_fix_fails(
     rendered: Callable[[Variant], Path], tls_server: TlsPostgres, pooler: PgBouncer
 ) -> None:
@@ -168,6 +170,7 @@ def pooler_on_6432(
     bouncer.stop()
 
 
+@pytest.mark.slow  # load from several processes through PgBouncer (7-9 s)
 def test_pgbouncer_on_its_default_port_as_pasted(
     rendered: Callable[[Variant], Path], tls_server: TlsPostgres, pooler_on_6432: PgBouncer
 ) -> None:

@@ -400,7 +400,13 @@ def test_bench_commands(user: User, template: Path) -> None:
     require("wrk")  # .ci/run installs it
     timings = user.run(template, "bench", "--runs", "1", "--quick").stdout
     assert re.search(r"render \(copier copy, default answers\): median [\d.]+ s", timings), timings
-    assert "rendered test suite, embedded PostgreSQL start included" in timings, timings
+    quick = "rendered test suite (quick tests), embedded PostgreSQL start included: median"
+    assert quick in timings, timings
+    assert re.search(r"with --slow [\d.]+ s", timings), timings
+    start = user.run(template, "bench", "start", "--runs", "1").stdout
+    for command in ("serve", "dev", "bare"):
+        assert re.search(rf"  {command} +median [\d.]+ s", start), start
+    assert re.search(r"\(-X importtime\): [\d.]+ s\n  \w+ +[\d.]+ s", start), start
     options = ("--duration", "1", "--connections", "4", "--rounds", "1", "--minimal")
     http = user.run(template, "bench", "http", *options).stdout
     for pair in ("asyncio/h11", "uvloop/httptools"):
