@@ -302,6 +302,9 @@ def test_readme_commands(user: User, template: Path, answers: list[str], orm: st
     user.run(project, "lint")
     quick = user.run(project, "test", "--", "-k", "migrations")
     assert re.search(r"\d+ passed, \d+ deselected", quick.stdout), output(quick)
+    slow = user.run(project, "test", "--", "--slow", "-k", "lost_race")  # the README's --slow
+    assert "slow tests: run" in slow.stdout, output(slow)
+    assert re.search(r"\b4 passed", slow.stdout), output(slow)  # the deadlock cases too
     tests = user.run(project, "check")  # lint, then the whole suite
     assert re.search(r"\d+ passed", tests.stdout), output(tests)
 
