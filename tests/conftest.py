@@ -134,9 +134,12 @@ def nested_pytest(pytestconfig: pytest.Config) -> Iterator[NestedPytest]:
     """``nested_pytest(project, env)``: the project's pytest (NESTED_PYTEST), env added; with
     its slow tests when this run has its own."""
     server = PytestServer()
-    args = [*NESTED_PYTEST, *(["--slow"] if run_slow(pytestconfig) else [])]
+    slow = run_slow(pytestconfig)
 
     def run_pytest(project: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+        # Projects from releases before the quick/slow split have no --slow: they run all.
+        knows_slow = '"--slow"' in (project / "tests" / "conftest.py").read_text()
+        args = [*NESTED_PYTEST, *(["--slow"] if slow and knows_slow else [])]
         return server.run(project, {**os.environ, **env}, args)
 
     yield run_pytest
