@@ -4,7 +4,7 @@
 
 Renders the models variant from this checkout (an embedded PostgreSQL, migrated and seeded,
 as ``bench http`` prepares it), then times each command from the moment its process is
-spawned to the first 200 on ``/health``, polling every 5 ms: ``serve`` in production,
+spawned to the first 200 on ``/health``, asking every 5 ms: ``serve`` in production,
 ``dev`` (which migrates before it serves) against the running server, and ``bare``, one
 route in a FastAPI app that imports the same libraries (the floor). Warm: one run of each
 is thrown away first, and bytecode is written (``PYTHONDONTWRITEBYTECODE`` is unset for the
@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from throughput import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.emulation import free_port  # noqa: E402  (after the path is set)
+from tests.emulation import first_answer, free_port  # noqa: E402  (after the path is set)
 
 PACKAGE = "bench_service"
 
@@ -49,7 +48,7 @@ async def health():
 """
 
 
-def first_answer(args: list[str], cwd: Path, env: dict[str, str]) -> float:
+def time_to_health(args: list[str], cwd: Path, env: dict[str, str]) -> float:
     """Seconds from spawning ``args`` (which serve on $PORT) to their first 200 on /health."""
     command = " ".join(args[1:])
     port = free_port()
@@ -62,17 +61,14 @@ def first_answer(args: list[str], cwd: Path, env: dict[str, str]) -> float:
         stderr=subprocess.PIPE,
     )
     try:
-        while time.perf_counter() - started < 30:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        return time.perf_counter() - started
-            except OSError:
-                if proc.poll() is not None:
-                    _, stderr = proc.communicate()
-                    raise SystemExit(f"{command} exited: {stderr.decode()}") from None
-            time.sleep(0.005)
-        raise SystemExit(f"{command}: no 200 on /health within 30 s")
+        response = first_answer(f"http://127.0.0.1:{port}/health", proc, interval=0.005)
+        elapsed = time.perf_counter() - started
+        if response is None:
+            _, stderr = proc.communicate() if proc.poll() is not None else (b"", b"")
+            raise SystemExit(f"{command}: no answer on /health within 30 s {stderr.decode()}")
+        if response.status_code != 200:
+            raise SystemExit(f"{command}: /health answered {response.status_code}")
+        return elapsed
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -113,8 +109,8 @@ def main() -> None:
         }
         print(f"start to the first 200 on /health, {args.runs} warm runs each (ref {args.ref}):")
         for name, (command, command_env) in commands.items():
-            first_answer(command, project, command_env)  # warm-up: bytecode, page cache
-            times = [first_answer(command, project, command_env) for _ in range(args.runs)]
+            time_to_health(command, project, command_env)  # warm-up: bytecode, page cache
+            times = [time_to_health(command, project, command_env) for _ in range(args.runs)]
             print(
                 f"  {name:<6} median {statistics.median(times):.3f} s "
                 f"(min {min(times):.3f}, max {max(times):.3f})"

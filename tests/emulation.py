@@ -57,15 +57,19 @@ def service_user(args: list[str]) -> list[str]:
 
 
 def first_answer(
-    url: str, server: subprocess.Popen[str] | subprocess.Popen[bytes], timeout: float = 30
+    url: str,
+    server: subprocess.Popen[str] | subprocess.Popen[bytes],
+    timeout: float = 30,
+    interval: float = 0.1,
 ) -> httpx.Response | None:
-    """The first response of ``url`` while ``server`` runs; None if none came in time."""
+    """The first response of ``url`` while ``server`` runs, asked every ``interval``
+    seconds; None if none came in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and server.poll() is None:
         try:
             return httpx.get(url, timeout=2)
         except httpx.TransportError:
-            time.sleep(0.1)
+            time.sleep(interval)
     return None
 
 
