@@ -26,11 +26,10 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import asyncpg
-from throughput import WRK_SCRIPT, prepare, serve, wrk
+from throughput import WRK_SCRIPT, prepared, serve, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -183,9 +182,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     options = parser.parse_args()
     sizes = sorted(int(size) for size in options.sizes.split(","))
-    with tempfile.TemporaryDirectory() as scratch:
-        tmp = Path(scratch)
-        project, dsn, env = prepare(tmp, "HEAD")
+    with prepared("HEAD") as (tmp, project, dsn, env):
         script = tmp / "tasks.lua"
         script.write_text(WRK_SCRIPT % {"ids": tmp / "ids.txt", "mode": "tasks"})
         have, served = 5000, []

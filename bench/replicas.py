@@ -20,13 +20,12 @@ import asyncio
 import os
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import asyncpg
-from throughput import WRK_SCRIPT, prepare, serve, wrk
+from throughput import WRK_SCRIPT, prepared, serve, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -74,9 +73,7 @@ def main() -> None:
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
-    with tempfile.TemporaryDirectory() as scratch:
-        tmp = Path(scratch)
-        project, dsn, env = prepare(tmp)
+    with prepared() as (tmp, project, dsn, env):
         script = tmp / "user.lua"
         script.write_text(WRK_SCRIPT % {"ids": tmp / "ids.txt", "mode": "user"})
         sys.path.insert(0, str(project / "src"))

