@@ -168,9 +168,6 @@ def project_env(project: Path, mypy_cache: Path) -> dict[str, str]:
     }
 
 
-# Slow tests: the README's commands as a user types them, updates across releases, the
-# image, Prometheus, fresh `uv sync`s; and each variant's own slow tests. `python3 tasks.py
-# test` leaves them out unless CI=true (as .ci/run and CI services set) or `-- --slow`.
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Before any test: the embedded servers' system user, as root (``ensure_embedded_user``)."""
     from .emulation import ensure_embedded_user
@@ -178,6 +175,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     ensure_embedded_user()
 
 
+# Slow tests: the README's commands as a user types them, updates across releases, the
+# image, Prometheus, fresh `uv sync`s; and each variant's own slow tests. `python3 tasks.py
+# test` leaves them out unless CI=true (as .ci/run and CI services set) or `-- --slow`.
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--slow", action="store_true", help="also run the slow tests (CI does)")
 
