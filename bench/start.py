@@ -1,10 +1,13 @@
-"""Start-up: ``serve`` and ``dev`` to their first 200 on ``/health``, and where imports go.
+"""Start-up: ``serve`` and ``dev`` to their first 200 on ``/health`` and ``/health/ready``,
+and where imports go.
 
     python3 tasks.py bench start [--runs 5] [--ref HEAD]
 
 Renders the models variant from this checkout (an embedded PostgreSQL, migrated and seeded,
 as ``bench http`` prepares it), then times each command from the moment its process is
-spawned to the first 200 on ``/health``, asking every 5 ms: ``serve`` in production,
+spawned to the first 200 on ``/health`` (alive), then on ``/health/ready`` (database
+reachable, migrations at head: what a load balancer waits for), asking every 5 ms: ``serve``
+in production,
 ``dev`` (which migrates before it serves) against the running server, and ``bare``, one
 route in a FastAPI app that imports the same libraries (the floor). Warm: one run of each
 is thrown away first, and bytecode is written (``PYTHONDONTWRITEBYTECODE`` is unset for the
@@ -16,6 +19,7 @@ package. Figures only: nothing fails on them.
 from __future__ import annotations
 
 import argparse
+import platform
 import re
 import statistics
 import subprocess
@@ -47,8 +51,11 @@ async def health():
 """
 
 
-def time_to_health(args: list[str], cwd: Path, env: dict[str, str]) -> float:
-    """Seconds from spawning ``args`` (which serve on $PORT) to their first 200 on /health."""
+def time_to_answers(
+    args: list[str], cwd: Path, env: dict[str, str], paths: tuple[str, ...]
+) -> list[float]:
+    """Seconds from spawning ``args`` (which serve on $PORT) to the first 200 on each of
+    ``paths``, asked one after the other."""
     command = " ".join(args[1:])
     port = free_port()
     started = time.perf_counter()
@@ -60,13 +67,19 @@ def time_to_health(args: list[str], cwd: Path, env: dict[str, str]) -> float:
         stderr=subprocess.PIPE,
     )
     try:
-        response = first_answer(f"http://127.0.0.1:{port}/health", proc, interval=0.005)
-        elapsed = time.perf_counter() - started
-        if response is None:
-            _, stderr = proc.communicate() if proc.poll() is not None else (b"", b"")
-            raise SystemExit(f"{command}: no answer on /health within 30 s {stderr.decode()}")
-        if response.status_code != 200:
-            raise SystemExit(f"{command}: /health answered {response.status_code}")
+        elapsed = []
+        for path in paths:
+            while True:
+                response = first_answer(f"http://127.0.0.1:{port}{path}", proc, interval=0.005)
+                if response is None:
+                    _, stderr = proc.communicate() if proc.poll() is not None else (b"", b"")
+                    raise SystemExit(f"{command}: no answer on {path} in 30 s {stderr.decode()}")
+                if response.status_code == 200:
+                    break
+                if path == "/health" or time.perf_counter() - started > 30:
+                    raise SystemExit(f"{command}: {path} answered {response.status_code}")
+                time.sleep(0.005)  # /health/ready: 503 until the database is checked
+            elapsed.append(time.perf_counter() - started)
         return elapsed
     finally:
         proc.terminate()
@@ -105,14 +118,17 @@ def main() -> None:
             "dev": ([sys.executable, "-m", PACKAGE, "dev"], {**env, "ENVIRONMENT": "development"}),
             "bare": ([sys.executable, "-m", "uvicorn", "bare_app:app"], env),
         }
-        print(f"start to the first 200 on /health, {args.runs} warm runs each (ref {args.ref}):")
+        print(f"start to the first 200, {args.runs} warm runs each (ref {args.ref}),")
+        print(f"Python {platform.python_version()} at {sys.executable}:")
         for name, (command, command_env) in commands.items():
-            time_to_health(command, project, command_env)  # warm-up: bytecode, page cache
-            times = [time_to_health(command, project, command_env) for _ in range(args.runs)]
-            print(
-                f"  {name:<6} median {statistics.median(times):.3f} s "
-                f"(min {min(times):.3f}, max {max(times):.3f})"
-            )
+            paths = ("/health",) if name == "bare" else ("/health", "/health/ready")
+            time_to_answers(command, project, command_env, paths)  # warm-up: bytecode, cache
+            runs = [time_to_answers(command, project, command_env, paths) for _ in range(args.runs)]
+            for path, times in zip(paths, zip(*runs, strict=True), strict=True):
+                print(
+                    f"  {name:<6} {path:<14} median {statistics.median(times):.3f} s "
+                    f"(min {min(times):.3f}, max {max(times):.3f})"
+                )
         print("  (bare: FastAPI, SQLAlchemy's asyncio ORM, asyncpg and pydantic-settings")
         print("   imported, one route, uvicorn: the floor under the template's stack)")
         total, by_package = import_times(project, env)

@@ -408,8 +408,13 @@ def test_bench_commands(user: User, template: Path) -> None:
     assert re.search(r"with --slow [\d.]+ s", timings), timings
     assert orphaned_servers() == []  # each bench stops its server
     start = user.run(template, "bench", "start", "--runs", "1").stdout
-    for command in ("serve", "dev", "bare"):
-        assert re.search(rf"  {command} +median [\d.]+ s", start), start
+    for command, path in (
+        ("serve", "/health/ready"),
+        ("dev", "/health/ready"),
+        ("bare", "/health"),
+    ):
+        assert re.search(rf"  {command} +/health +median [\d.]+ s", start), start
+        assert re.search(rf"  {command} +{path} +median [\d.]+ s", start), start
     assert re.search(r"\(-X importtime\): [\d.]+ s\n  \w+ +[\d.]+ s", start), start
     assert orphaned_servers() == []  # each bench stops its server
     options = ("--duration", "1", "--connections", "4", "--rounds", "1", "--minimal")
