@@ -9,11 +9,10 @@ spawned to the first 200 on ``/health`` (alive), then on ``/health/ready`` (data
 reachable, migrations at head: what a load balancer waits for), asking every 5 ms:
 ``serve`` in production, ``dev`` (which migrates before it serves) against the running
 server, and ``bare``, one route in a FastAPI app that imports the same libraries (the
-floor). Warm: one run of each
-is thrown away first, and bytecode is written (``PYTHONDONTWRITEBYTECODE`` is unset for the
-children: with it, every start compiles every module, 2-3x slower). Then
-``python -X importtime`` of what ``serve`` imports before it answers, summed by top-level
-package. Figures only: nothing fails on them.
+floor). Warm: one run of each is thrown away first, and bytecode is written
+(``PYTHONDONTWRITEBYTECODE`` is unset for the children: with it, every start compiles every
+module, 2-3x slower). Then ``python -X importtime`` of what ``serve`` imports before it
+answers, summed by top-level package. Figures only: nothing fails on them.
 """
 
 from __future__ import annotations
