@@ -8,11 +8,16 @@ as ``bench http`` prepares it), then times each command from the moment its proc
 spawned to the first 200 on ``/health`` (alive), then on ``/health/ready`` (database
 reachable, migrations at head: what a load balancer waits for), asking every 5 ms:
 ``serve`` in production, ``dev`` (which migrates before it serves) against the running
-server, and ``bare``, one route in a FastAPI app that imports the same libraries (the
-floor). Warm: one run of each is thrown away first, and bytecode is written
-(``PYTHONDONTWRITEBYTECODE`` is unset for the children: with it, every start compiles every
-module, 2-3x slower). Then ``python -X importtime`` of what ``serve`` imports before it
-answers, summed by top-level package. Figures only: nothing fails on them.
+server, and two floors under uvicorn that import the same libraries: ``bare``, one route,
+and ``typed``, one route with a pydantic response model and a pydantic-settings class (what
+any FastAPI app with models pays on top: FastAPI's pydantic.v1 check on the first typed
+route, pydantic's plugin lookup on the first model). The commands take turns, round by
+round (serve, dev, bare, typed, serve, ...), so a machine whose speed drifts slows them
+alike; each is then also reported as its median excess over the floors in the same round.
+Warm: one round is thrown away first, and bytecode is written (``PYTHONDONTWRITEBYTECODE``
+is unset for the children: with it, every start compiles every module, 2-3x slower). Then
+``python -X importtime`` of what ``serve`` imports before it answers, summed by top-level
+package. Figures only: nothing fails on them.
 """
 
 from __future__ import annotations
@@ -34,9 +39,10 @@ sys.path.insert(0, str(ROOT))
 from tests.emulation import first_answer, free_port  # noqa: E402  (after the path is set)
 
 PACKAGE = "bench_service"
+READY = ("/health", "/health/ready")
 
 
-# The floor: the same libraries imported, one route, uvicorn; nothing of the template's.
+# The floors: the same libraries imported, one route, uvicorn; nothing of the template's.
 BARE_APP = """
 import asyncpg, pydantic_settings, sqlalchemy.ext.asyncio, sqlalchemy.orm
 from fastapi import FastAPI
@@ -48,6 +54,30 @@ app = FastAPI()
 async def health():
     return {"status": "ok"}
 """
+TYPED_APP = """
+import asyncpg, sqlalchemy.ext.asyncio, sqlalchemy.orm
+from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings
+
+
+class Settings(BaseSettings):
+    database_url: str = ""
+
+
+class Health(BaseModel):
+    status: str
+
+
+settings = Settings()
+app = FastAPI()
+
+
+@app.get("/health")
+async def health() -> Health:
+    return Health(status="ok")
+"""
+FLOORS = ("bare", "typed")
 
 
 def time_to_answers(
@@ -112,24 +142,45 @@ def main() -> None:
     with prepared(args.ref) as (_, project, _, env):
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         (project / "bare_app.py").write_text(BARE_APP)
+        (project / "typed_app.py").write_text(TYPED_APP)
         commands = {
             "serve": ([sys.executable, "-m", PACKAGE, "serve"], env),
             "dev": ([sys.executable, "-m", PACKAGE, "dev"], {**env, "ENVIRONMENT": "development"}),
-            "bare": ([sys.executable, "-m", "uvicorn", "bare_app:app"], env),
+            **{
+                floor: ([sys.executable, "-m", "uvicorn", f"{floor}_app:app"], env)
+                for floor in FLOORS
+            },
         }
-        print(f"start to the first 200, {args.runs} warm runs each (ref {args.ref}),")
+        paths = {name: ("/health",) if name in FLOORS else READY for name in commands}
+        print(f"start to the first 200, {args.runs} warm rounds (ref {args.ref}),")
         print(f"Python {platform.python_version()} at {sys.executable}:")
-        for name, (command, command_env) in commands.items():
-            paths = ("/health",) if name == "bare" else ("/health", "/health/ready")
-            time_to_answers(command, project, command_env, paths)  # warm-up: bytecode, cache
-            runs = [time_to_answers(command, project, command_env, paths) for _ in range(args.runs)]
-            for path, times in zip(paths, zip(*runs, strict=True), strict=True):
+        rounds = []  # one {name: seconds to each path} per round; the first is thrown away
+        for _ in range(args.runs + 1):
+            rounds.append(
+                {
+                    name: time_to_answers(command, project, command_env, paths[name])
+                    for name, (command, command_env) in commands.items()
+                }
+            )
+        rounds = rounds[1:]
+        for name in commands:
+            for index, path in enumerate(paths[name]):
+                times = [timings[name][index] for timings in rounds]
                 print(
                     f"  {name:<6} {path:<14} median {statistics.median(times):.3f} s "
                     f"(min {min(times):.3f}, max {max(times):.3f})"
                 )
         print("  (bare: FastAPI, SQLAlchemy's asyncio ORM, asyncpg and pydantic-settings")
-        print("   imported, one route, uvicorn: the floor under the template's stack)")
+        print("   imported, one route, uvicorn: the floor under the template's stack;")
+        print("   typed: the same with a response model and a settings class)")
+        print("above the floors, median of the rounds' differences, to /health:")
+        for name in ("serve", "dev"):
+            excess = [
+                f"{statistics.median(t[name][0] - t[floor][0] for t in rounds) * 1000:+.0f} ms"
+                f" over {floor}"
+                for floor in FLOORS
+            ]
+            print(f"  {name:<6} {', '.join(excess)}")
         total, by_package = import_times(project, env)
         print(f"imports of {PACKAGE}.cli and {PACKAGE}.app (-X importtime): {total:.3f} s")
         for package, micros in by_package.most_common(12):

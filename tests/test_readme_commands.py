@@ -412,9 +412,13 @@ def test_bench_commands(user: User, template: Path) -> None:
         ("serve", "/health/ready"),
         ("dev", "/health/ready"),
         ("bare", "/health"),
+        ("typed", "/health"),
     ):
         assert re.search(rf"  {command} +/health +median [\d.]+ s", start), start
         assert re.search(rf"  {command} +{path} +median [\d.]+ s", start), start
+    for command in ("serve", "dev"):
+        excess = rf"  {command} +[+-]\d+ ms over bare, [+-]\d+ ms over typed\n"
+        assert re.search(excess, start), start
     assert re.search(r"\(-X importtime\): [\d.]+ s\n  \w+ +[\d.]+ s", start), start
     assert orphaned_servers() == []  # each bench stops its server
     options = ("--duration", "1", "--connections", "4", "--rounds", "1", "--minimal")
