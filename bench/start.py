@@ -23,6 +23,7 @@ package. Figures only: nothing fails on them.
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import re
 import statistics
@@ -80,11 +81,21 @@ async def health() -> Health:
 FLOORS = ("bare", "typed")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a running process has used so far, all its threads (Linux: nanoseconds from
+    /proc/PID/task/*/schedstat; NaN elsewhere)."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").glob("*/schedstat"))
+        return sum(int(task.read_text().split()[0]) for task in tasks) / 1e9 or math.nan
+    except OSError:
+        return math.nan
+
+
 def time_to_answers(
     args: list[str], cwd: Path, env: dict[str, str], paths: tuple[str, ...]
 ) -> list[float]:
     """Seconds from spawning ``args`` (which serve on $PORT) to the first 200 on each of
-    ``paths``, asked one after the other."""
+    ``paths``, asked one after the other, then the CPU seconds it had used at the first."""
     command = " ".join(args[1:])
     port = free_port()
     started = time.perf_counter()
@@ -96,7 +107,7 @@ def time_to_answers(
         stderr=subprocess.PIPE,
     )
     try:
-        elapsed = []
+        elapsed, cpu = [], math.nan
         for path in paths:
             while True:
                 response = first_answer(f"http://127.0.0.1:{port}{path}", proc, interval=0.005)
@@ -109,10 +120,17 @@ def time_to_answers(
                     raise SystemExit(f"{command}: {path} answered {response.status_code}")
                 time.sleep(0.005)  # /health/ready: 503 until the database is checked
             elapsed.append(time.perf_counter() - started)
-        return elapsed
+            if len(elapsed) == 1:
+                cpu = cpu_seconds(proc.pid)
+        return [*elapsed, cpu]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def median_excess(rounds: list[dict[str, list[float]]], name: str, floor: str, at: int) -> float:
+    """Milliseconds by which ``name`` exceeded ``floor`` (figure ``at``), median of rounds."""
+    return statistics.median(timings[name][at] - timings[floor][at] for timings in rounds) * 1000
 
 
 def import_times(project: Path, env: dict[str, str]) -> tuple[float, Counter[str]]:
@@ -154,7 +172,7 @@ def main() -> None:
         paths = {name: ("/health",) if name in FLOORS else READY for name in commands}
         print(f"start to the first 200, {args.runs} warm rounds (ref {args.ref}),")
         print(f"Python {platform.python_version()} at {sys.executable}:")
-        rounds = []  # one {name: seconds to each path} per round; the first is thrown away
+        rounds = []  # per round {name: seconds to each path, then CPU}; the first thrown away
         for _ in range(args.runs + 1):
             rounds.append(
                 {
@@ -164,7 +182,7 @@ def main() -> None:
             )
         rounds = rounds[1:]
         for name in commands:
-            for index, path in enumerate(paths[name]):
+            for index, path in enumerate((*paths[name], "CPU to /health")):
                 times = [timings[name][index] for timings in rounds]
                 print(
                     f"  {name:<6} {path:<14} median {statistics.median(times):.3f} s "
@@ -172,12 +190,13 @@ def main() -> None:
                 )
         print("  (bare: FastAPI, SQLAlchemy's asyncio ORM, asyncpg and pydantic-settings")
         print("   imported, one route, uvicorn: the floor under the template's stack;")
-        print("   typed: the same with a response model and a settings class)")
-        print("above the floors, median of the rounds' differences, to /health:")
+        print("   typed: the same with a response model and a settings class;")
+        print("   CPU: what the process had used when it first answered, all its threads)")
+        print("above the floors, median of the rounds' differences, to /health (wall; CPU):")
         for name in ("serve", "dev"):
             excess = [
-                f"{statistics.median(t[name][0] - t[floor][0] for t in rounds) * 1000:+.0f} ms"
-                f" over {floor}"
+                f"{median_excess(rounds, name, floor, 0):+.0f} ms"
+                f"; {median_excess(rounds, name, floor, -1):+.0f} ms over {floor}"
                 for floor in FLOORS
             ]
             print(f"  {name:<6} {', '.join(excess)}")

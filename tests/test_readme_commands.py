@@ -416,8 +416,11 @@ def test_bench_commands(user: User, template: Path) -> None:
     ):
         assert re.search(rf"  {command} +/health +median [\d.]+ s", start), start
         assert re.search(rf"  {command} +{path} +median [\d.]+ s", start), start
+        assert re.search(rf"  {command} +CPU to /health +median [\d.]+ s", start), start
     for command in ("serve", "dev"):
-        excess = rf"  {command} +[+-]\d+ ms over bare, [+-]\d+ ms over typed\n"
+        excess = (
+            rf"  {command} +[+-]\d+ ms; [+-]\d+ ms over bare, [+-]\d+ ms; [+-]\d+ ms over typed\n"
+        )
         assert re.search(excess, start), start
     assert re.search(r"\(-X importtime\): [\d.]+ s\n  \w+ +[\d.]+ s", start), start
     assert orphaned_servers() == []  # each bench stops its server
